@@ -1,0 +1,76 @@
+/**
+ * The NATS subject and stream scheme of WE-AI, in one place.
+ *
+ * | stream            | subjects                                   | retention  | written by                         |
+ * |-------------------|--------------------------------------------|------------|------------------------------------|
+ * | `WEAI_NODES`      | `weai.evt.nodes.<nodeId>.<Type>`           | limits     | the nodes service's relay only     |
+ * | `WEAI_JOBS`       | `weai.evt.jobs.<partnerId>.<Type>`         | limits     | the scheduler's relay only         |
+ * | `WEAI_REWARDS`    | `weai.evt.rewards.<ownerId>.<Type>`        | limits     | the rewards service's relay only   |
+ * | `WEAI_SECURITY`   | `weai.evt.security.<principalId>.<Type>`   | limits     | the security service's relay only  |
+ * | `WEAI_SHARDS`     | `weai.shard.<capability class>`            | work queue | the scheduler (shard leases)       |
+ * | `WEAI_TELEMETRY`  | `weai.hb.<nodeId>`                          | limits, 1 per subject, max age | each node, its own subject |
+ * | `WEAI_PARKED`     | `weai.parked.<consumer>`                   | limits     | any consumer, for poison messages  |
+ *
+ * - One event family is owned by one bounded context, kept in that context's own event store, and
+ *   forwarded by that context's relay to that family's stream. The stream is therefore a copy of one
+ *   store's log in the store's order; the relay recovers its checkpoint from the last message of it.
+ * - The scope token lets a subject permission grant a partner `weai.evt.jobs.<its id>.>` and
+ *   nothing else, a node its own telemetry subject, an owner its own rewards.
+ * - Capability classes are dotted (`cuda.sm86.vram8`, `cpu.avx2`); a node subscribes to every class
+ *   it satisfies, so a 24 GB card also serves work that needs 8 GB.
+ */
+import type { EventFamily } from './event';
+
+/** Prefix of every domain-event subject. */
+export const EVENT_SUBJECT_PREFIX = 'weai.evt';
+
+/** JetStream stream of one event family. */
+export function streamOfFamily(family: EventFamily): string {
+  return `WEAI_${family.toUpperCase()}`;
+}
+
+/** All subjects of one event family, for a stream's configuration. */
+export function familySubjects(family: EventFamily): string {
+  return `${EVENT_SUBJECT_PREFIX}.${family}.>`;
+}
+
+/** The subject one event is published on. */
+export function eventSubject(family: EventFamily, scope: string, type: string): string {
+  return `${EVENT_SUBJECT_PREFIX}.${family}.${scope}.${type}`;
+}
+
+/** Stream of shard work items (work-queue retention). */
+export const SHARDS_STREAM = 'WEAI_SHARDS';
+/** Subject of the work items for one capability class. */
+export function shardSubject(capabilityClass: string): string {
+  return `weai.shard.${capabilityClass}`;
+}
+
+/** Stream of node heartbeats: telemetry, kept out of the event store. */
+export const TELEMETRY_STREAM = 'WEAI_TELEMETRY';
+/** Subject of one node's heartbeats. */
+export function heartbeatSubject(nodeId: string): string {
+  return `weai.hb.${nodeId}`;
+}
+
+/** Stream where consumers park messages they cannot process, with the reason. */
+export const PARKED_STREAM = 'WEAI_PARKED';
+/** Subject of the messages parked by one durable consumer. */
+export function parkedSubject(consumer: string): string {
+  return `weai.parked.${consumer}`;
+}
+
+/** Headers set on every event message by the relay. */
+export const EVENT_HEADERS = {
+  /** JetStream de-duplication id: the event id. */
+  msgId: 'Nats-Msg-Id',
+  /** Position of the event in its store's global log. */
+  position: 'Weai-Position',
+  /** Event type, so consumers can filter without parsing. */
+  type: 'Weai-Type',
+  /** W3C trace context. */
+  traceparent: 'traceparent',
+  tracestate: 'tracestate',
+  /** Set on parked messages: why the consumer gave up. */
+  parkReason: 'Weai-Park-Reason',
+} as const;
