@@ -1,0 +1,133 @@
+import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { MalformedMessageError } from './codec';
+import { isNotFound } from './nats';
+import { park } from './parking';
+
+/** Options of a durable pull consumer. */
+export interface DurableConsumerOptions<T> {
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly stream: string;
+  /** Durable name; replicas of a service share it and so share the work. */
+  readonly durable: string;
+  /** Only messages on this subject (wildcards allowed). */
+  readonly filterSubject?: string;
+  /** Turns a message into the handler's input; throw MalformedMessageError to park it at once. */
+  readonly decode: (msg: JsMsg) => T;
+  /** Handles one message; resolve to ack, throw to retry later. */
+  readonly handler: (input: T, msg: JsMsg) => Promise<void>;
+  /** Deliveries before a failing message is parked; default 5. */
+  readonly maxDeliver?: number;
+  /** Lease on a delivered message, extended while the handler runs; default 30 s. */
+  readonly ackWaitMs?: number;
+  /** Delay before a failed message is redelivered, by delivery count; default 250 ms × 2^(n-1), at most 30 s. */
+  readonly backoffMs?: (deliveryCount: number) => number;
+  /** Messages handled at once; default 1 (in order). */
+  readonly concurrency?: number;
+  /** Unacknowledged messages the server hands out at once; default 1000. */
+  readonly maxAckPending?: number;
+  /** Called when a message is parked. */
+  readonly onParked?: (msg: JsMsg, reason: string) => void;
+  /** Called when a handler fails (before retry or park). */
+  readonly onError?: (error: unknown, msg: JsMsg) => void;
+}
+
+/** A running consumer. */
+export interface RunningConsumer {
+  /** Stops pulling; resolves when handlers in progress are done. */
+  stop(): Promise<void>;
+  /** Settles when the consumer ends. */
+  readonly done: Promise<void>;
+}
+
+const NS = 1_000_000;
+
+/** Creates the durable consumer if missing, or updates it. */
+export async function ensureDurable(jsm: JetStreamManager, stream: string, durable: string, options: { filterSubject?: string; ackWaitMs?: number; maxAckPending?: number }): Promise<void> {
+  const config = {
+    durable_name: durable,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: (options.ackWaitMs ?? 30_000) * NS,
+    // Parking is done by the consumer itself (it knows why), so the server never drops a message.
+    max_deliver: -1,
+    max_ack_pending: options.maxAckPending ?? 1000,
+    ...(options.filterSubject ? { filter_subject: options.filterSubject } : {}),
+  };
+  try {
+    await jsm.consumers.info(stream, durable);
+    await jsm.consumers.update(stream, durable, config);
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    await jsm.consumers.add(stream, config);
+  }
+}
+
+/**
+ * Runs a durable pull consumer with explicit acks. While a handler runs the message's lease is
+ * extended (in-progress acks). A failing message is retried with backoff and parked with its last
+ * error after `maxDeliver` deliveries; a message that cannot be decoded is parked at once. Neither
+ * ever blocks the messages behind it.
+ */
+export async function runDurableConsumer<T>(options: DurableConsumerOptions<T>): Promise<RunningConsumer> {
+  const ackWaitMs = options.ackWaitMs ?? 30_000;
+  const maxDeliver = options.maxDeliver ?? 5;
+  const backoff = options.backoffMs ?? ((n: number) => Math.min(250 * 2 ** (n - 1), 30_000));
+  const concurrency = options.concurrency ?? 1;
+  await ensureDurable(options.jsm, options.stream, options.durable, options);
+  const consumer = await options.js.consumers.get(options.stream, options.durable);
+  const messages = await consumer.consume({ max_messages: Math.max(64, concurrency * 4) });
+
+  const parkIt = async (msg: JsMsg, reason: string) => {
+    try {
+      await park(options.js, options.durable, msg, reason);
+      options.onParked?.(msg, reason);
+    } catch (error) {
+      options.onError?.(error, msg);
+      msg.nak(backoff(msg.info.deliveryCount));
+    }
+  };
+
+  const handle = async (msg: JsMsg) => {
+    if (msg.info.deliveryCount > maxDeliver) {
+      await parkIt(msg, `gave up after ${maxDeliver} deliveries without an acknowledgement`);
+      return;
+    }
+    let input: T;
+    try {
+      input = options.decode(msg);
+    } catch (error) {
+      await parkIt(msg, error instanceof MalformedMessageError ? error.message : `cannot decode: ${(error as Error).message}`);
+      return;
+    }
+    const keepAlive = setInterval(() => msg.working(), Math.max(100, ackWaitMs / 3));
+    try {
+      await options.handler(input, msg);
+      clearInterval(keepAlive);
+      msg.ack();
+    } catch (error) {
+      clearInterval(keepAlive);
+      options.onError?.(error, msg);
+      if (msg.info.deliveryCount >= maxDeliver) await parkIt(msg, `failed ${maxDeliver} times, last: ${(error as Error)?.message ?? String(error)}`);
+      else msg.nak(backoff(msg.info.deliveryCount));
+    }
+  };
+
+  const active = new Set<Promise<void>>();
+  const done = (async () => {
+    for await (const msg of messages) {
+      const p = handle(msg).finally(() => active.delete(p));
+      active.add(p);
+      if (active.size >= concurrency) await Promise.race(active);
+    }
+    await Promise.all(active);
+  })();
+
+  return {
+    done,
+    async stop() {
+      await messages.close();
+      await done;
+    },
+  };
+}

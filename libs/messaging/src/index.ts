@@ -1,0 +1,7 @@
+export * from './nats';
+export * from './codec';
+export * from './relay';
+export * from './parking';
+export * from './consumer';
+export * from './projection';
+export * from './nest/jetstream.server';

@@ -1,0 +1,98 @@
+import { EventPattern, Server, BaseRpcContext, type CustomTransportStrategy } from '@nestjs/microservices';
+import type { JsMsg } from '@nats-io/jetstream';
+import { lastValueFrom } from 'rxjs';
+import { EVENT_SUBJECT_PREFIX, type EventFamily, type WeaiEventType, familyOf, streamOfFamily } from '@weai/contracts';
+import { type ReceivedEvent, decodeEvent } from '../codec';
+import { type RunningConsumer, runDurableConsumer } from '../consumer';
+import type { Bus } from '../nats';
+
+/** How one `@OnJetStreamEvents` handler consumes. */
+export interface JetStreamHandlerOptions {
+  /** Durable consumer name, unique per handler; replicas of a service share it. */
+  readonly durable: string;
+  /** Event types handled; all must belong to one family. Others on the family's stream are acknowledged and skipped. */
+  readonly types: readonly WeaiEventType[];
+  /** Deliveries before a failing event is parked; default 5. */
+  readonly maxDeliver?: number;
+  /** Lease per delivery, extended while the handler runs; default 30 s. */
+  readonly ackWaitMs?: number;
+  /** Events handled at once; default 1 (in stream order). */
+  readonly concurrency?: number;
+}
+
+/** The context a handler can take with `@Ctx()`: the raw message and the decoded event. */
+export class JetStreamContext extends BaseRpcContext<[JsMsg, ReceivedEvent]> {
+  get message(): JsMsg {
+    return this.args[0];
+  }
+  get received(): ReceivedEvent {
+    return this.args[1];
+  }
+}
+
+/**
+ * Marks a controller method as the handler of some event types, consumed from JetStream through
+ * a durable pull consumer. The method gets the validated event as `@Payload()`.
+ */
+export function OnJetStreamEvents(options: JetStreamHandlerOptions): MethodDecorator {
+  const families = new Set(options.types.map((t) => familyOf(t)));
+  if (families.size !== 1) throw new Error(`handler ${options.durable}: event types must belong to one family`);
+  return EventPattern(options.durable, { jetstream: options }) as MethodDecorator;
+}
+
+/**
+ * A NestJS transport strategy for JetStream: Nest's own NATS transport speaks core NATS only.
+ * Each handler becomes a durable consumer (explicit acks, in-progress acks, parking).
+ */
+export class JetStreamServer extends Server implements CustomTransportStrategy {
+  private readonly consumers: RunningConsumer[] = [];
+
+  constructor(private readonly bus: Bus) {
+    super();
+  }
+
+  async listen(callback: (error?: unknown) => void): Promise<void> {
+    try {
+      for (const [pattern, handler] of this.messageHandlers) {
+        const options = (handler.extras as { jetstream?: JetStreamHandlerOptions } | undefined)?.jetstream;
+        if (!options) continue;
+        const family = familyOf(options.types[0]!) as EventFamily;
+        const only = options.types.length === 1 ? options.types[0] : undefined;
+        const consumer = await runDurableConsumer<ReceivedEvent>({
+          js: this.bus.js,
+          jsm: this.bus.jsm,
+          stream: streamOfFamily(family),
+          durable: options.durable,
+          filterSubject: `${EVENT_SUBJECT_PREFIX}.${family}.*.${only ?? '*'}`,
+          decode: decodeEvent,
+          maxDeliver: options.maxDeliver,
+          ackWaitMs: options.ackWaitMs,
+          concurrency: options.concurrency,
+          handler: async (received, msg) => {
+            if (!options.types.includes(received.event.type)) return;
+            const result = await handler(received.event, new JetStreamContext([msg, received]));
+            await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined });
+          },
+          onError: (error) => this.logger.error(`${pattern}: ${(error as Error).message ?? String(error)}`),
+          onParked: (msg, reason) => this.logger.warn(`${pattern}: parked message ${msg.seq}: ${reason}`),
+        });
+        this.consumers.push(consumer);
+      }
+      callback();
+    } catch (error) {
+      callback(error);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.consumers.splice(0).map((c) => c.stop()));
+  }
+
+  on(): void {
+    // JetStream connection events are handled by the Bus owner.
+  }
+
+  unwrap<T>(): T {
+    return this.bus as T;
+  }
+}

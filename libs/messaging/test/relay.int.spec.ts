@@ -1,0 +1,99 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EVENT_HEADERS, streamOfFamily } from '@weai/contracts';
+import { type EventStore, openSqlEventStore } from '@weai/eventstore';
+import { someEvents } from '@weai/eventstore/src/testing/fixtures';
+import { type Bus, EventRelay, connectBus, decodeEvent, ensureStreams } from '../src';
+import { type TestNatsServer, startNatsServer } from '../src/testing/nats-server';
+import { readWholeStream } from '../src/testing/streams';
+
+describe('EventRelay (SQLite store → JetStream)', () => {
+  let nats: TestNatsServer;
+  let bus: Bus;
+  let store: EventStore;
+  let dir: string;
+  const stream = streamOfFamily('nodes');
+
+  beforeEach(async () => {
+    nats = await startNatsServer();
+    bus = await connectBus({ servers: nats.url, name: 'relay-test' });
+    await ensureStreams(bus.jsm);
+    dir = mkdtempSync(join(tmpdir(), 'weai-relay-'));
+    store = await openSqlEventStore({ type: 'sqlite', path: join(dir, 'events.sqlite') });
+  });
+  afterEach(async () => {
+    await store.close();
+    await bus.close();
+    await nats.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function relayUntil(count: number): Promise<EventRelay> {
+    let done!: () => void;
+    const reached = new Promise<void>((r) => (done = r));
+    let published = 0;
+    const relay = new EventRelay({ store, js: bus.js, jsm: bus.jsm, family: 'nodes', onPublished: () => ++published >= count && done() });
+    await relay.start();
+    await reached;
+    return relay;
+  }
+
+  it('forwards the log in order, each event once, with its id, position and type', async () => {
+    const s1 = await store.append('node-a', someEvents(3, 'a'), 'no_stream');
+    await store.append('node-b', someEvents(2, 'b'), 'no_stream');
+    const relay = await relayUntil(5);
+    await store.append('node-a', someEvents(2, 'a'), s1.nextExpectedRevision);
+    await new Promise<void>((resolve) => {
+      const check = async () => ((await bus.jsm.streams.info(stream)).state.messages === 7 ? resolve() : setTimeout(check, 20));
+      void check();
+    });
+    await relay.stop();
+
+    const msgs = await readWholeStream(bus.js, bus.jsm, stream);
+    const recorded = await store.readAll(0, 100);
+    expect(msgs.map((m) => Number(m.headers?.get(EVENT_HEADERS.position)))).toEqual(recorded.map((e) => e.position));
+    expect(msgs.map((m) => decodeEvent(m).event.metadata.eventId)).toEqual(recorded.map((e) => e.metadata.eventId));
+    expect(msgs[0]!.subject).toBe('weai.evt.nodes.a.NodeCameOnline');
+    expect(msgs[0]!.headers?.get(EVENT_HEADERS.type)).toBe('NodeCameOnline');
+  });
+
+  it('resumes after a restart from the last message in the stream, publishing nothing twice', async () => {
+    await store.append('node-a', someEvents(4, 'a'), 'no_stream');
+    const first = await relayUntil(4);
+    await first.stop();
+    // Appended while no relay runs: a crash after append and before publish.
+    await store.append('node-a', someEvents(3, 'a'), 3);
+    const second = new EventRelay({ store, js: bus.js, jsm: bus.jsm, family: 'nodes' });
+    expect(await second.checkpoint()).toEqual({ position: 4, sequence: 4 });
+    await second.start();
+    await new Promise<void>((resolve) => {
+      const check = async () => ((await second.checkpoint()).position === 7 ? resolve() : setTimeout(check, 20));
+      void check();
+    });
+    await second.stop();
+    const msgs = await readWholeStream(bus.js, bus.jsm, stream);
+    expect(msgs.map((m) => Number(m.headers?.get(EVENT_HEADERS.position)))).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it('never leaves a gap when another publisher interferes: it re-reads the stream and resumes', async () => {
+    await store.append('node-a', someEvents(2, 'a'), 'no_stream');
+    const errors: unknown[] = [];
+    const rogue = () => bus.js.publish('weai.evt.nodes.x.NodeCameOnline', new TextEncoder().encode('{}'));
+    await rogue();
+    const relay = new EventRelay({ store, js: bus.js, jsm: bus.jsm, family: 'nodes', retryDelayMs: 10, onError: (e) => errors.push(e) });
+    await relay.start();
+    await waitFor(async () => (await relay.checkpoint()).position === 2);
+    await rogue();
+    await store.append('node-a', someEvents(3, 'a'), 1);
+    await waitFor(async () => (await relay.checkpoint()).position === 5);
+    await relay.stop();
+    expect(errors.map(String).join('\n')).toMatch(/wrong last (sequence|msg ?id)/i);
+    const positions = (await readWholeStream(bus.js, bus.jsm, stream)).map((m) => m.headers?.get(EVENT_HEADERS.position) ?? 'rogue');
+    expect(positions).toEqual(['rogue', '1', '2', 'rogue', '3', '4', '5']);
+  });
+});
+
+async function waitFor(check: () => Promise<boolean>): Promise<void> {
+  while (!(await check())) await new Promise((r) => setTimeout(r, 10));
+}
