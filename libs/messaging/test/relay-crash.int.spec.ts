@@ -7,7 +7,7 @@ import { openSqlEventStore } from '@weai/eventstore';
 import { readAllFrom } from '@weai/eventstore/src/testing/contract';
 import { type Bus, EventRelay, connectBus, decodeEvent, ensureStreams } from '../src';
 import { type TestNatsServer, startNatsServer } from '../src/testing/nats-server';
-import { readWholeStream } from '../src/testing/streams';
+import { eventually, readWholeStream } from '../src/testing/streams';
 
 describe('EventRelay killed between append and publish', () => {
   let nats: TestNatsServer;
@@ -60,7 +60,7 @@ describe('EventRelay killed between append and publish', () => {
     const head = await store.headPosition();
     const relay = new EventRelay({ store, js: bus.js, jsm: bus.jsm, family: 'nodes' });
     await relay.start();
-    while ((await relay.checkpoint()).position < head) await new Promise((r) => setTimeout(r, 20));
+    await eventually(async () => (await relay.checkpoint()).position === head, 'the relay to catch up', 30_000);
     await relay.stop();
 
     const recorded = await readAllFrom(store, 0);

@@ -6,7 +6,7 @@ import { type EventStore, openSqlEventStore } from '@weai/eventstore';
 import { someEvents } from '@weai/eventstore/src/testing/fixtures';
 import { type Bus, EventRelay, connectBus, decodeEvent, ensureStreams } from '../src';
 import { type TestNatsServer, startNatsServer } from '../src/testing/nats-server';
-import { readWholeStream } from '../src/testing/streams';
+import { eventually, readWholeStream } from '../src/testing/streams';
 
 describe('EventRelay (SQLite store → JetStream)', () => {
   let nats: TestNatsServer;
@@ -44,10 +44,7 @@ describe('EventRelay (SQLite store → JetStream)', () => {
     await store.append('node-b', someEvents(2, 'b'), 'no_stream');
     const relay = await relayUntil(5);
     await store.append('node-a', someEvents(2, 'a'), s1.nextExpectedRevision);
-    await new Promise<void>((resolve) => {
-      const check = async () => ((await bus.jsm.streams.info(stream)).state.messages === 7 ? resolve() : setTimeout(check, 20));
-      void check();
-    });
+    await eventually(async () => (await bus.jsm.streams.info(stream)).state.messages === 7, '7 messages');
     await relay.stop();
 
     const msgs = await readWholeStream(bus.js, bus.jsm, stream);
@@ -67,10 +64,7 @@ describe('EventRelay (SQLite store → JetStream)', () => {
     const second = new EventRelay({ store, js: bus.js, jsm: bus.jsm, family: 'nodes' });
     expect(await second.checkpoint()).toEqual({ position: 4, sequence: 4 });
     await second.start();
-    await new Promise<void>((resolve) => {
-      const check = async () => ((await second.checkpoint()).position === 7 ? resolve() : setTimeout(check, 20));
-      void check();
-    });
+    await eventually(async () => (await second.checkpoint()).position === 7, 'position 7 relayed');
     await second.stop();
     const msgs = await readWholeStream(bus.js, bus.jsm, stream);
     expect(msgs.map((m) => Number(m.headers?.get(EVENT_HEADERS.position)))).toEqual([1, 2, 3, 4, 5, 6, 7]);
@@ -83,17 +77,13 @@ describe('EventRelay (SQLite store → JetStream)', () => {
     await rogue();
     const relay = new EventRelay({ store, js: bus.js, jsm: bus.jsm, family: 'nodes', retryDelayMs: 10, onError: (e) => errors.push(e) });
     await relay.start();
-    await waitFor(async () => (await relay.checkpoint()).position === 2);
+    await eventually(async () => (await relay.checkpoint()).position === 2, 'position 2 relayed');
     await rogue();
     await store.append('node-a', someEvents(3, 'a'), 1);
-    await waitFor(async () => (await relay.checkpoint()).position === 5);
+    await eventually(async () => (await relay.checkpoint()).position === 5, 'position 5 relayed');
     await relay.stop();
     expect(errors.map(String).join('\n')).toMatch(/wrong last (sequence|msg ?id)/i);
     const positions = (await readWholeStream(bus.js, bus.jsm, stream)).map((m) => m.headers?.get(EVENT_HEADERS.position) ?? 'rogue');
     expect(positions).toEqual(['rogue', '1', '2', 'rogue', '3', '4', '5']);
   });
 });
-
-async function waitFor(check: () => Promise<boolean>): Promise<void> {
-  while (!(await check())) await new Promise((r) => setTimeout(r, 10));
-}

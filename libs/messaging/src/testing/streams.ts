@@ -25,3 +25,12 @@ export function until<T>(predicate: () => T | undefined | false): { poke: () => 
   };
   return { poke, done };
 }
+
+/** Re-checks an asynchronous condition until it holds, failing after `timeoutMs` with `what`. */
+export async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

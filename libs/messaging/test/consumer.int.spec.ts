@@ -1,0 +1,117 @@
+import type { JsMsg } from '@nats-io/jetstream';
+import { PARKED_STREAM, streamOfFamily } from '@weai/contracts';
+import { nodeCameOnline } from '@weai/eventstore/src/testing/fixtures';
+import { type Bus, PARK_HEADERS, type ReceivedEvent, type RunningConsumer, connectBus, decodeEvent, ensureStreams, runDurableConsumer } from '../src';
+import { type TestNatsServer, startNatsServer } from '../src/testing/nats-server';
+import { publishAsRelay } from '../src/testing/publish';
+import { eventually, readWholeStream } from '../src/testing/streams';
+
+describe('durable consumer', () => {
+  let nats: TestNatsServer;
+  let bus: Bus;
+  let consumer: RunningConsumer | undefined;
+
+  beforeEach(async () => {
+    nats = await startNatsServer();
+    bus = await connectBus({ servers: nats.url, name: 'consumer-test' });
+    await ensureStreams(bus.jsm);
+  });
+  afterEach(async () => {
+    await consumer?.stop();
+    consumer = undefined;
+    await bus.close();
+    await nats.stop();
+  });
+
+  /** Starts a consumer of node events; resolves `done` once `expectedHandled` events were handled and `expectedParked` parked. */
+  async function consume(
+    handler: (r: ReceivedEvent) => Promise<void>,
+    expected: { handled: number; parked: number },
+    extra: { maxDeliver?: number; ackWaitMs?: number } = {},
+  ) {
+    const handled: string[] = [];
+    const parked: Array<{ msg: JsMsg; reason: string }> = [];
+    let finish!: () => void;
+    const done = new Promise<void>((r) => (finish = r));
+    const check = () => handled.length >= expected.handled && parked.length >= expected.parked && finish();
+    consumer = await runDurableConsumer<ReceivedEvent>({
+      js: bus.js,
+      jsm: bus.jsm,
+      stream: streamOfFamily('nodes'),
+      durable: 'test-consumer',
+      decode: decodeEvent,
+      backoffMs: () => 10,
+      ...extra,
+      handler: async (r) => {
+        await handler(r);
+        handled.push((r.event.data as { nodeId: string }).nodeId);
+        check();
+      },
+      onParked: (msg, reason) => {
+        parked.push({ msg, reason });
+        check();
+      },
+    });
+    return { handled, parked, done };
+  }
+
+  it('parks an event that keeps failing after bounded retries, with its reason, and handles the rest', async () => {
+    const attempts = new Map<string, number>();
+    const run = await consume(
+      async (r) => {
+        const id = (r.event.data as { nodeId: string }).nodeId;
+        attempts.set(id, (attempts.get(id) ?? 0) + 1);
+        if (id === 'poison') throw new Error('cannot handle poison');
+      },
+      { handled: 2, parked: 1 },
+      { maxDeliver: 3 },
+    );
+    await publishAsRelay(bus, nodeCameOnline('before'));
+    await publishAsRelay(bus, nodeCameOnline('poison'));
+    await publishAsRelay(bus, nodeCameOnline('after'));
+    await run.done;
+    expect(run.handled).toEqual(['before', 'after']);
+    expect(attempts.get('poison')).toBe(3);
+    const [copy] = await readWholeStream(bus.js, bus.jsm, PARKED_STREAM);
+    expect(copy!.subject).toBe('weai.parked.test-consumer');
+    expect(copy!.headers?.get(PARK_HEADERS.reason)).toMatch(/failed 3 times, last: cannot handle poison/);
+    expect(copy!.headers?.get(PARK_HEADERS.sequence)).toBe('2');
+    expect(decodeEvent(copy!).event.data).toEqual({ nodeId: 'poison', at: expect.any(String) });
+  });
+
+  it('parks corrupt messages at once with a clear reason and never blocks the events behind them', async () => {
+    const run = await consume(async () => undefined, { handled: 1, parked: 3 });
+    const enc = new TextEncoder();
+    await bus.js.publish('weai.evt.nodes.x.NodeCameOnline', enc.encode('not json'));
+    await bus.js.publish('weai.evt.nodes.x.NodeCameOnline', enc.encode('{"type":"NodeCameOnline"}'));
+    const bad = { ...nodeCameOnline('x'), data: { nodeId: 'x', at: 'never' } };
+    await bus.js.publish('weai.evt.nodes.x.NodeCameOnline', enc.encode(JSON.stringify({ ...bad, schemaVersion: 1, streamId: 's', revision: 0, position: 1 })));
+    await publishAsRelay(bus, nodeCameOnline('fine'));
+    await run.done;
+    expect(run.handled).toEqual(['fine']);
+    expect(run.parked.map((p) => p.reason)).toEqual([
+      expect.stringMatching(/is not JSON/),
+      expect.stringMatching(/is not an event envelope: .*schemaVersion/),
+      expect.stringMatching(/data\.at/),
+    ]);
+    expect(run.parked.every((p) => p.msg.info.deliveryCount === 1)).toBe(true);
+  });
+
+  it('keeps the lease of a handler that runs longer than the ack wait: delivered once', async () => {
+    let calls = 0;
+    const run = await consume(
+      async () => {
+        calls++;
+        await new Promise((r) => setTimeout(r, 2500));
+      },
+      { handled: 1, parked: 0 },
+      { ackWaitMs: 1000 },
+    );
+    await publishAsRelay(bus, nodeCameOnline('slow'));
+    await run.done;
+    const info = () => bus.jsm.consumers.info(streamOfFamily('nodes'), 'test-consumer');
+    await eventually(async () => (await info()).num_ack_pending === 0, 'the ack');
+    expect(calls).toBe(1);
+    expect((await info()).num_redelivered).toBe(0);
+  });
+});
