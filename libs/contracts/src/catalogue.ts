@@ -85,18 +85,22 @@ export function validateEvent(event: unknown): WeaiEvent {
 }
 
 /**
- * Brings a stored payload of an older schema version up to the current one, then validates it.
+ * Brings a stored payload of an older schema version up to the current one.
  * Old events are never rewritten: they are upcast every time they are read.
  */
 export function upcast(type: string, version: number, data: unknown): unknown {
-  const def = definitionOf(type);
+  return upcastWith(definitionOf(type), version, data);
+}
+
+/** Upcasts a payload with one definition's upcasters (exported for tests of new versions). */
+export function upcastWith(def: Pick<AnyDefinition, 'type' | 'version' | 'upcasters'>, version: number, data: unknown): unknown {
   if (!Number.isInteger(version) || version < 1 || version > def.version) {
-    throw new EventSchemaError(type, [`schema version ${version} is not between 1 and ${def.version}`]);
+    throw new EventSchemaError(def.type, [`schema version ${version} is not between 1 and ${def.version}`]);
   }
   let current = data;
   for (let v = version; v < def.version; v++) {
     const step = def.upcasters.find((u) => u.from === v);
-    if (!step) throw new EventSchemaError(type, [`no upcaster from version ${v}`]);
+    if (!step) throw new EventSchemaError(def.type, [`no upcaster from version ${v}`]);
     current = step.up(current);
   }
   return current;

@@ -33,7 +33,7 @@ export const DeciderSpecification = {
                   throw new SpecNotThrown(events);
                 } catch (error) {
                   if (error instanceof SpecNotThrown) {
-                    throw new Error(`expected an error but got events:\n${show(error.events)}`);
+                    throw new Error(`expected an error but got events:\n${show(error.events)}`, { cause: error });
                   }
                   thrown = error;
                 }

@@ -35,6 +35,7 @@ export async function connectBus(options: ConnectionOptions & { name: string }):
     throw new Error(
       `cannot connect to NATS at ${String(options.servers ?? '127.0.0.1:4222')} (${(error as Error).message}). ` +
         'Start it with: nats-server -js (Debian: apt-get install nats-server)',
+      { cause: error },
     );
   }
   const jsm = await jetstreamManager(nc);
