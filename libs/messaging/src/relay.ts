@@ -75,6 +75,13 @@ export class EventRelay {
   async start(): Promise<void> {
     this.stopped = false;
     const first = await this.checkpoint();
+    const head = await this.options.store.headPosition();
+    if (first.position > head) {
+      throw new Error(
+        `stream ${this.stream} already holds position ${first.position} but the event store ends at ${head}: ` +
+          'the store was reset or belongs to another deployment. Point the service at its own store, or at a NATS server whose stream matches it.',
+      );
+    }
     this.running = this.loop(first);
   }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { DataSource, type EntityManager, type MigrationInterface, type QueryRunner } from 'typeorm';
 import { PARKED_STREAM, streamOfFamily } from '@weai/contracts';
 import { nodeCameOnline } from '@weai/eventstore/src/testing/fixtures';
-import { type Bus, CreateProjectionCheckpoints1764100000001, type Projection, ProjectionRunner, type ReceivedEvent, connectBus, ensureStreams, readCheckpoint } from '../src';
+import { type Bus, CreateProjectionCheckpoints1764100000001, encodeEvent, type Projection, ProjectionRunner, type ReceivedEvent, connectBus, ensureStreams, readCheckpoint } from '../src';
 import { type TestNatsServer, startNatsServer } from '../src/testing/nats-server';
 import { publishAsRelay } from '../src/testing/publish';
 import { readWholeStream } from '../src/testing/streams';
@@ -90,7 +90,6 @@ describe('ProjectionRunner', () => {
     const first = await publishAsRelay(bus, nodeCameOnline('a'));
     await runUntil(countsProjection(), 1);
     // The relay re-publishes after JetStream lost its tail: same event, same position, new sequence.
-    const { encodeEvent } = await import('../src/codec');
     const again = encodeEvent('nodes', first);
     await bus.js.publish(again.subject, again.body, { headers: again.headers });
     await runUntil(countsProjection(), 2);

@@ -70,6 +70,15 @@ describe('EventRelay (SQLite store → JetStream)', () => {
     expect(msgs.map((m) => Number(m.headers?.get(EVENT_HEADERS.position)))).toEqual([1, 2, 3, 4, 5, 6, 7]);
   });
 
+  it('refuses to start when the stream is ahead of the store (a reset store), saying so', async () => {
+    await store.append('node-a', someEvents(3, 'a'), 'no_stream');
+    await (await relayUntil(3)).stop();
+    const emptyStore = await openSqlEventStore({ type: 'sqlite', path: ':memory:' });
+    const relay = new EventRelay({ store: emptyStore, js: bus.js, jsm: bus.jsm, family: 'nodes' });
+    await expect(relay.start()).rejects.toThrow(/already holds position 3 but the event store ends at 0/);
+    await emptyStore.close();
+  });
+
   it('never leaves a gap when another publisher interferes: it re-reads the stream and resumes', async () => {
     await store.append('node-a', someEvents(2, 'a'), 'no_stream');
     const errors: unknown[] = [];
