@@ -1,0 +1,42 @@
+import { join } from 'node:path';
+import { EVENT_FAMILIES, type EventFamily } from '@weai/contracts';
+import { type EventStoreConfig, eventStoreConfigFromEnv } from '@weai/eventstore';
+import { natsServersFromEnv } from '@weai/messaging';
+
+/** Everything a service reads from its environment, validated once at boot. */
+export interface ServiceConfig {
+  /** Service name, e.g. "nodes"; names its files, consumers and connection. */
+  readonly name: string;
+  /** The event family this service owns and relays, if it writes events. */
+  readonly family: EventFamily | undefined;
+  readonly natsServers: string[];
+  readonly eventStore: EventStoreConfig;
+  /** `sqlite:<path>` or `postgres://…` for the service's read models. */
+  readonly readModelUrl: string;
+  /** JetStream replicas for the streams this service creates (3 on a cluster). */
+  readonly streamReplicas: number;
+}
+
+/** A configuration error names the variable and what is wrong with it. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Reads a service's configuration; fails fast with a message naming the variable. */
+export function serviceConfigFromEnv(env: NodeJS.ProcessEnv, name: string, family?: EventFamily): ServiceConfig {
+  if (family && !EVENT_FAMILIES.includes(family)) throw new ConfigError(`unknown event family ${family}`);
+  const dataDir = env['WEAI_DATA_DIR'] ?? '.data';
+  const readModelUrl = env['READ_MODEL_URL'] ?? `sqlite:${join(dataDir, `${name}-read.sqlite`)}`;
+  if (!/^(sqlite:.+|postgres(ql)?:\/\/.+)$/.test(readModelUrl)) {
+    throw new ConfigError(`READ_MODEL_URL must be sqlite:<path> or postgres://…, got ${JSON.stringify(readModelUrl)}`);
+  }
+  const replicas = Number(env['WEAI_STREAM_REPLICAS'] ?? 1);
+  if (![1, 3, 5].includes(replicas)) throw new ConfigError(`WEAI_STREAM_REPLICAS must be 1, 3 or 5, got ${env['WEAI_STREAM_REPLICAS']}`);
+  let eventStore: EventStoreConfig;
+  try {
+    eventStore = eventStoreConfigFromEnv(env, join(dataDir, `${name}.sqlite`));
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  return { name, family, natsServers: natsServersFromEnv(env), eventStore, readModelUrl, streamReplicas: replicas };
+}

@@ -1,0 +1,75 @@
+import { Global, Inject, Logger, Module, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown, type Provider } from '@nestjs/common';
+import type { MigrationInterface } from 'typeorm';
+import { DataSource } from 'typeorm';
+import { type EventStore, openEventStore } from '@weai/eventstore';
+import { type Bus, CreateProjectionCheckpoints1764100000001, EventRelay } from '@weai/messaging';
+import type { ServiceConfig } from './config';
+import { BUS, CLOCK, type Clock, EVENT_STORE, READ_MODEL, SERVICE_CONFIG } from './tokens';
+
+/** What `EventSourcingModule.forService` needs: the validated config, a connected bus, read-model migrations. */
+export interface EventSourcingOptions {
+  readonly config: ServiceConfig;
+  readonly bus: Bus;
+  /** Migrations of the service's read models (the projection checkpoint table is added). */
+  readonly readModelMigrations?: ReadonlyArray<new () => MigrationInterface>;
+}
+
+/** Starts the relay of the service's own family once the app is up, and closes what it opened. */
+class Lifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+  private relay: EventRelay | undefined;
+  private readonly logger = new Logger('EventSourcing');
+
+  constructor(
+    @Inject(SERVICE_CONFIG) private readonly config: ServiceConfig,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(BUS) private readonly bus: Bus,
+    @Inject(READ_MODEL) private readonly readModel: DataSource,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.config.family) return;
+    this.relay = new EventRelay({
+      store: this.store,
+      js: this.bus.js,
+      jsm: this.bus.jsm,
+      family: this.config.family,
+      onError: (e) => this.logger.warn(`relay: ${(e as Error).message}`),
+    });
+    await this.relay.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.relay?.stop();
+    await this.store.close();
+    if (this.readModel.isInitialized) await this.readModel.destroy();
+  }
+}
+
+/** Opens a read-model DataSource from a `sqlite:` or `postgres://` URL and runs its migrations. */
+export async function openReadModel(url: string, migrations: ReadonlyArray<new () => MigrationInterface>): Promise<DataSource> {
+  const all = [CreateProjectionCheckpoints1764100000001, ...migrations];
+  const ds = url.startsWith('sqlite:')
+    ? new DataSource({ type: 'better-sqlite3', database: url.slice('sqlite:'.length), enableWAL: true, migrations: all, migrationsRun: true, migrationsTableName: 'weai_read_migrations' })
+    : new DataSource({ type: 'postgres', url, migrations: all, migrationsRun: true, migrationsTableName: 'weai_read_migrations' });
+  return ds.initialize();
+}
+
+/**
+ * The event-sourcing plumbing of one service: its store, its bus, its read-model database and
+ * its relay, bound to Symbol tokens. Global so that every module of the service can inject them.
+ */
+@Global()
+@Module({})
+export class EventSourcingModule {
+  static forService(options: EventSourcingOptions): DynamicModule {
+    const providers: Provider[] = [
+      { provide: SERVICE_CONFIG, useValue: options.config },
+      { provide: BUS, useValue: options.bus },
+      { provide: EVENT_STORE, useFactory: () => openEventStore(options.config.eventStore) },
+      { provide: READ_MODEL, useFactory: () => openReadModel(options.config.readModelUrl, options.readModelMigrations ?? []) },
+      { provide: CLOCK, useValue: { now: () => new Date() } satisfies Clock },
+      Lifecycle,
+    ];
+    return { module: EventSourcingModule, providers, exports: [SERVICE_CONFIG, BUS, EVENT_STORE, READ_MODEL, CLOCK] };
+  }
+}

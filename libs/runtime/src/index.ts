@@ -1,0 +1,4 @@
+export * from './config';
+export * from './tokens';
+export * from './event-sourcing.module';
+export * from './bootstrap';
