@@ -7,3 +7,5 @@ export * from './events/nodes';
 export * from './events/jobs';
 export * from './events/rewards';
 export * from './events/security';
+export * from './capabilities';
+export * from './node-protocol';

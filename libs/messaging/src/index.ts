@@ -5,3 +5,4 @@ export * from './parking';
 export * from './consumer';
 export * from './projection';
 export * from './nest/jetstream.server';
+export * from './rpc';

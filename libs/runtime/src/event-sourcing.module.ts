@@ -1,8 +1,9 @@
 import { Global, Inject, Logger, Module, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown, type Provider } from '@nestjs/common';
-import type { MigrationInterface } from 'typeorm';
+import type { EntitySchema, MigrationInterface } from 'typeorm';
 import { DataSource } from 'typeorm';
 import { type EventStore, openEventStore } from '@weai/eventstore';
-import { type Bus, CreateProjectionCheckpoints1764100000001, EventRelay } from '@weai/messaging';
+import { APP_FILTER } from '@nestjs/core';
+import { type Bus, CreateProjectionCheckpoints1764100000001, EventRelay, PassThroughRpcErrors } from '@weai/messaging';
 import type { ServiceConfig } from './config';
 import { BUS, CLOCK, type Clock, EVENT_STORE, READ_MODEL, SERVICE_CONFIG } from './tokens';
 
@@ -12,6 +13,8 @@ export interface EventSourcingOptions {
   readonly bus: Bus;
   /** Migrations of the service's read models (the projection checkpoint table is added). */
   readonly readModelMigrations?: ReadonlyArray<new () => MigrationInterface>;
+  /** Entities of the service's read models. */
+  readonly readModelEntities?: ReadonlyArray<EntitySchema<never> | EntitySchema>;
 }
 
 /** Starts the relay of the service's own family once the app is up, and closes what it opened. */
@@ -46,11 +49,15 @@ class Lifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
 }
 
 /** Opens a read-model DataSource from a `sqlite:` or `postgres://` URL and runs its migrations. */
-export async function openReadModel(url: string, migrations: ReadonlyArray<new () => MigrationInterface>): Promise<DataSource> {
-  const all = [CreateProjectionCheckpoints1764100000001, ...migrations];
+export async function openReadModel(
+  url: string,
+  migrations: ReadonlyArray<new () => MigrationInterface>,
+  entities: ReadonlyArray<EntitySchema<never> | EntitySchema> = [],
+): Promise<DataSource> {
+  const common = { migrations: [CreateProjectionCheckpoints1764100000001, ...migrations], migrationsRun: true, migrationsTableName: 'weai_read_migrations', entities: [...entities] };
   const ds = url.startsWith('sqlite:')
-    ? new DataSource({ type: 'better-sqlite3', database: url.slice('sqlite:'.length), enableWAL: true, migrations: all, migrationsRun: true, migrationsTableName: 'weai_read_migrations' })
-    : new DataSource({ type: 'postgres', url, migrations: all, migrationsRun: true, migrationsTableName: 'weai_read_migrations' });
+    ? new DataSource({ type: 'better-sqlite3', database: url.slice('sqlite:'.length), enableWAL: true, ...common })
+    : new DataSource({ type: 'postgres', url, ...common });
   return ds.initialize();
 }
 
@@ -66,9 +73,10 @@ export class EventSourcingModule {
       { provide: SERVICE_CONFIG, useValue: options.config },
       { provide: BUS, useValue: options.bus },
       { provide: EVENT_STORE, useFactory: () => openEventStore(options.config.eventStore) },
-      { provide: READ_MODEL, useFactory: () => openReadModel(options.config.readModelUrl, options.readModelMigrations ?? []) },
+      { provide: READ_MODEL, useFactory: () => openReadModel(options.config.readModelUrl, options.readModelMigrations ?? [], options.readModelEntities ?? []) },
       { provide: CLOCK, useValue: { now: () => new Date() } satisfies Clock },
       Lifecycle,
+      { provide: APP_FILTER, useClass: PassThroughRpcErrors },
     ];
     return { module: EventSourcingModule, providers, exports: [SERVICE_CONFIG, BUS, EVENT_STORE, READ_MODEL, CLOCK] };
   }

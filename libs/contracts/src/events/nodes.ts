@@ -50,6 +50,11 @@ export const NodeRegistered = defineEvent({
       publicKey: z.string().regex(/^U[A-Z2-7]{55}$/),
       /** Opaque id of the owner account that is paid for this node's work. */
       ownerId: Id,
+      /**
+       * On-chain address the owner is paid at. A chain address is a pseudonym that every payout
+       * publishes anyway; no name, e-mail or IP ever enters an event.
+       */
+      payoutAddress: z.string().regex(/^0x[0-9a-fA-F]{40}$/),
     })
     .strict(),
   scope,

@@ -1,6 +1,8 @@
-import { EventPattern, Server, BaseRpcContext, type CustomTransportStrategy } from '@nestjs/microservices';
+import { EventPattern, MessagePattern, Server, BaseRpcContext, type CustomTransportStrategy } from '@nestjs/microservices';
+import type { Msg, Subscription } from '@nats-io/transport-node';
 import type { JsMsg } from '@nats-io/jetstream';
-import { lastValueFrom } from 'rxjs';
+import { Catch, type RpcExceptionFilter } from '@nestjs/common';
+import { type Observable, lastValueFrom, throwError } from 'rxjs';
 import { EVENT_SUBJECT_PREFIX, type EventFamily, type WeaiEventType, familyOf, streamOfFamily } from '@weai/contracts';
 import { type ReceivedEvent, decodeEvent } from '../codec';
 import { type RunningConsumer, runDurableConsumer } from '../consumer';
@@ -41,11 +43,49 @@ export function OnJetStreamEvents(options: JetStreamHandlerOptions): MethodDecor
 }
 
 /**
+ * Lets errors reach the transport unchanged, so that a coded error (a domain rule, a failed
+ * authentication) is answered with its code instead of Nest's generic "Internal server error".
+ * Registered globally by the service runtime.
+ */
+@Catch()
+export class PassThroughRpcErrors implements RpcExceptionFilter<unknown> {
+  catch(exception: unknown): Observable<never> {
+    return throwError(() => exception);
+  }
+}
+
+/** Marks a controller method as the responder to requests on a core NATS subject (queue group per service). */
+export function OnRequest(subject: string, options: { queue?: string } = {}): MethodDecorator {
+  return MessagePattern(subject, { rpc: { subject, queue: options.queue } }) as MethodDecorator;
+}
+
+/** The context of a request handler: the raw request message. */
+export class RequestContext extends BaseRpcContext<[Msg]> {
+  get message(): Msg {
+    return this.args[0];
+  }
+}
+
+/** An error whose `code` is meant for the requester (DomainError, authentication failures, bad input). */
+interface CodedError {
+  readonly code: string;
+  readonly message: string;
+}
+
+function toReplyError(error: unknown): CodedError {
+  const e = error as { code?: unknown; name?: string; message?: string };
+  if (typeof e?.code === 'string') return { code: e.code, message: e.message ?? String(error) };
+  if (e?.name === 'ZodError' || e?.name === 'EventSchemaError') return { code: 'bad-request', message: e.message ?? 'bad request' };
+  return { code: 'internal', message: 'internal error' };
+}
+
+/**
  * A NestJS transport strategy for JetStream: Nest's own NATS transport speaks core NATS only.
  * Each handler becomes a durable consumer (explicit acks, in-progress acks, parking).
  */
 export class JetStreamServer extends Server implements CustomTransportStrategy {
   private readonly consumers: RunningConsumer[] = [];
+  private readonly subscriptions: Subscription[] = [];
 
   constructor(private readonly bus: Bus) {
     super();
@@ -54,6 +94,11 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   async listen(callback: (error?: unknown) => void): Promise<void> {
     try {
       for (const [pattern, handler] of this.messageHandlers) {
+        const rpc = (handler.extras as { rpc?: { subject: string; queue?: string } } | undefined)?.rpc;
+        if (rpc) {
+          this.subscriptions.push(this.respond(rpc.subject, rpc.queue ?? 'weai', handler));
+          continue;
+        }
         const options = (handler.extras as { jetstream?: JetStreamHandlerOptions } | undefined)?.jetstream;
         if (!options) continue;
         const family = familyOf(options.types[0]!) as EventFamily;
@@ -84,7 +129,40 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     }
   }
 
+  /**
+   * Answers requests: the body is JSON, the reply `{ ok: true, value }` or `{ ok: false, error: { code, message } }`.
+   * Errors without a code are logged and answered as "internal error", so nothing internal leaks.
+   */
+  private respond(subject: string, queue: string, handler: (data: unknown, ctx: RequestContext) => unknown): Subscription {
+    const encoder = new TextEncoder();
+    return this.bus.nc.subscribe(subject, {
+      queue,
+      callback: (err, msg) => {
+        if (err) return;
+        void (async () => {
+          let reply: unknown;
+          try {
+            let body: unknown;
+            try {
+              body = msg.json();
+            } catch {
+              throw Object.assign(new Error('request body is not JSON'), { code: 'bad-request' });
+            }
+            const value = await lastValueFrom(this.transformToObservable(await handler(body, new RequestContext([msg]))), { defaultValue: undefined });
+            reply = { ok: true, value: value ?? null };
+          } catch (error) {
+            const coded = toReplyError(error);
+            if (coded.code === 'internal') this.logger.error(`${subject}: ${(error as Error)?.stack ?? String(error)}`);
+            reply = { ok: false, error: coded };
+          }
+          if (msg.reply) msg.respond(encoder.encode(JSON.stringify(reply)));
+        })();
+      },
+    });
+  }
+
   async close(): Promise<void> {
+    for (const sub of this.subscriptions.splice(0)) sub.unsubscribe();
     await Promise.all(this.consumers.splice(0).map((c) => c.stop()));
   }
 

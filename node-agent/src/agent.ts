@@ -1,0 +1,96 @@
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { type Capabilities, EthAddress } from '@weai/contracts';
+import { type DetectedSystem, detectCapabilities } from './capabilities';
+import { ControlPlane } from './control-plane';
+import { loadOrCreateIdentity } from './identity';
+
+/** How an agent runs. */
+export interface AgentConfig {
+  readonly natsServers: string[];
+  /** Folder for the node key and local state. */
+  readonly dataDir: string;
+  /** Where the owner is paid. */
+  readonly payoutAddress: string;
+  /** Heartbeat period; default 10 s. */
+  readonly heartbeatMs?: number;
+  /** Shards run at once; default 1. */
+  readonly slots?: number;
+  /** What the machine has (GPU detection); default: ask the GPU module, CPU-only without one. */
+  readonly detectSystem?: () => Promise<DetectedSystem>;
+  /** Whether the owner's policy lets the node work now, and why not. Default: always. */
+  readonly allowsWork?: () => { allowed: boolean; reason?: string };
+  readonly log?: (line: string) => void;
+}
+
+/** A running agent. */
+export interface RunningAgent {
+  readonly nodeId: string;
+  readonly capabilityClasses: string[];
+  readonly capabilities: Omit<Capabilities, 'capabilityClasses'>;
+  readonly nc: NatsConnection;
+  /** Stops heartbeating and disconnects. */
+  stop(): Promise<void>;
+}
+
+/** Checks a configuration, naming what is wrong. */
+export function checkAgentConfig(config: AgentConfig): void {
+  if (!EthAddress.safeParse(config.payoutAddress).success) throw new Error(`payout address ${JSON.stringify(config.payoutAddress)} is not a 0x-prefixed 20-byte hex address`);
+  if (config.heartbeatMs !== undefined && (!Number.isSafeInteger(config.heartbeatMs) || config.heartbeatMs < 100)) throw new Error('heartbeat period must be an integer of at least 100 ms');
+  if (config.slots !== undefined && (!Number.isSafeInteger(config.slots) || config.slots < 1 || config.slots > 64)) throw new Error('slots must be an integer from 1 to 64');
+}
+
+/**
+ * Starts the agent: loads (or creates) the node key, registers, reports capabilities, then
+ * heartbeats until stopped. Re-registering with the same key is the same node.
+ */
+export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
+  checkAgentConfig(config);
+  const log = config.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const identity = loadOrCreateIdentity(config.dataDir);
+  if (identity.created) log(`created a new node key in ${config.dataDir} (keep it: it is this node's identity)`);
+  let nc: NatsConnection;
+  try {
+    nc = await connect({ servers: config.natsServers, name: 'weai-agent', maxReconnectAttempts: -1, reconnectTimeWait: 1000 });
+  } catch (error) {
+    throw new Error(`cannot reach the WE-AI network at ${config.natsServers.join(',')}: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    const plane = new ControlPlane(nc, identity);
+    const { nodeId } = await plane.register(config.payoutAddress, new Date());
+    log(`registered as node ${nodeId}`);
+    const system = await (config.detectSystem ?? (async () => ({ gpus: [], driverVersion: '', cudaVersion: '' })))();
+    const { capabilities, cudaProblem } = await detectCapabilities(system);
+    if (cudaProblem) log(`running on CPU only: ${cudaProblem}`);
+    const { capabilityClasses } = await plane.reportCapabilities(nodeId, capabilities, new Date());
+    log(`capabilities: ${capabilityClasses.join(', ')} (benchmark score ${capabilities.benchmarkScore})`);
+
+    const slots = config.slots ?? 1;
+    const beat = () => {
+      const policy = config.allowsWork?.() ?? { allowed: true };
+      plane.heartbeat({
+        nodeId,
+        sentAt: new Date().toISOString(),
+        allowsWork: policy.allowed,
+        ...(policy.reason ? { reason: policy.reason.slice(0, 256) } : {}),
+        activeShards: 0,
+        slots,
+        gpus: [],
+      });
+    };
+    beat();
+    const timer = setInterval(beat, config.heartbeatMs ?? 10_000);
+    return {
+      nodeId,
+      capabilityClasses,
+      capabilities,
+      nc,
+      async stop() {
+        clearInterval(timer);
+        await nc.drain();
+      },
+    };
+  } catch (error) {
+    await nc.close();
+    throw error;
+  }
+}

@@ -1,0 +1,51 @@
+import { Module, type DynamicModule, type Provider } from '@nestjs/common';
+import type { DataSource } from 'typeorm';
+import type { EventStore } from '@weai/eventstore';
+import { type Bus, ProjectionRunner } from '@weai/messaging';
+import { BUS, CLOCK, type Clock, EVENT_STORE, EventSourcingModule, READ_MODEL, type ServiceConfig } from '@weai/runtime';
+import { LivenessMonitor } from './application/liveness';
+import { NodeCommands } from './application/node.commands';
+import { CreateNodesView1764200000000, NodeViewEntity, nodesProjection } from './application/nodes.read-model';
+import { HeartbeatListener } from './adapters/heartbeat.listener';
+import { OperatorMessageController } from './adapters/operator.message.controller';
+import { RegistrationMessageController } from './adapters/registration.message.controller';
+import { PROJECTIONS } from './adapters/tokens';
+
+/** Liveness settings, from NODES_OFFLINE_AFTER_MS (default 20 s: two 10 s heartbeat periods) and NODES_SWEEP_MS. */
+export function livenessFromEnv(env: NodeJS.ProcessEnv): { offlineAfterMs: number; sweepMs: number } {
+  const offlineAfterMs = Number(env['NODES_OFFLINE_AFTER_MS'] ?? 20_000);
+  const sweepMs = Number(env['NODES_SWEEP_MS'] ?? 1_000);
+  if (!Number.isSafeInteger(offlineAfterMs) || offlineAfterMs < 100) throw new Error('NODES_OFFLINE_AFTER_MS must be an integer >= 100');
+  if (!Number.isSafeInteger(sweepMs) || sweepMs < 10 || sweepMs > offlineAfterMs) throw new Error('NODES_SWEEP_MS must be an integer from 10 to NODES_OFFLINE_AFTER_MS');
+  return { offlineAfterMs, sweepMs };
+}
+
+const applicationProviders: Provider[] = [
+  { provide: NodeCommands, useFactory: (store: EventStore) => new NodeCommands(store), inject: [EVENT_STORE] },
+  {
+    provide: PROJECTIONS,
+    useFactory: (dataSource: DataSource, bus: Bus) => [new ProjectionRunner({ dataSource, js: bus.js, projection: nodesProjection })],
+    inject: [READ_MODEL, BUS],
+  },
+];
+
+/** The nodes service. */
+@Module({})
+export class NodesModule {
+  static create(config: ServiceConfig, bus: Bus, liveness = livenessFromEnv(process.env)): DynamicModule {
+    return {
+      module: NodesModule,
+      imports: [EventSourcingModule.forService({ config, bus, readModelMigrations: [CreateNodesView1764200000000], readModelEntities: [NodeViewEntity] })],
+      controllers: [RegistrationMessageController, OperatorMessageController],
+      providers: [
+        ...applicationProviders,
+        {
+          provide: LivenessMonitor,
+          useFactory: (commands: NodeCommands, clock: Clock) => new LivenessMonitor(commands, { ...liveness, now: () => clock.now() }),
+          inject: [NodeCommands, CLOCK],
+        },
+        HeartbeatListener,
+      ],
+    };
+  }
+}
