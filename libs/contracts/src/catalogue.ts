@@ -13,6 +13,12 @@ type Catalogue = (typeof EVENT_CATALOGUE)[number];
 
 /** Union of every event of WE-AI. */
 export type WeaiEvent = EventOf<Catalogue>;
+/** Events of each family. */
+export type NodesFamilyEvent = EventOf<(typeof NODE_EVENTS)[number]>;
+export type JobsFamilyEvent = EventOf<(typeof JOB_EVENTS)[number]>;
+export type RewardsFamilyEvent = EventOf<(typeof REWARD_EVENTS)[number]>;
+export type SecurityFamilyEvent = EventOf<(typeof SECURITY_EVENTS)[number]>;
+
 /** Every event type name. */
 export type WeaiEventType = WeaiEvent['type'];
 /** The event with the given type name. */

@@ -1,16 +1,8 @@
-import type { Capabilities, EventOfType } from '@weai/contracts';
+import type { Capabilities, NodesFamilyEvent } from '@weai/contracts';
 import { assertNever } from '@weai/decider';
 
 /** Events of the node aggregate. */
-export type NodeEvent =
-  | EventOfType<'NodeRegistered'>
-  | EventOfType<'NodeCapabilitiesReported'>
-  | EventOfType<'NodeCameOnline'>
-  | EventOfType<'NodeWentOffline'>
-  | EventOfType<'NodeBecameAvailable'>
-  | EventOfType<'NodeBecameUnavailable'>
-  | EventOfType<'NodeQuarantined'>
-  | EventOfType<'NodeReleased'>;
+export type NodeEvent = NodesFamilyEvent;
 
 /** A node's state, tagged by status. */
 export type NodeState =

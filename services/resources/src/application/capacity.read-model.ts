@@ -1,5 +1,6 @@
 import { EntitySchema, type EntityManager, type MigrationInterface, type QueryRunner } from 'typeorm';
-import { streamOfFamily, type WeaiEvent } from '@weai/contracts';
+import { type NodesFamilyEvent, streamOfFamily } from '@weai/contracts';
+import { assertNever } from '@weai/decider';
 import type { Projection, ReceivedEvent } from '@weai/messaging';
 import { type ClassTotals, type NodeCapacity, capacityDelta } from '../domain/capacity';
 
@@ -49,7 +50,7 @@ export class CreateCapacityIndex1764300000000 implements MigrationInterface {
 }
 
 /** The next state of a node's capacity after one event, or undefined when the event does not concern capacity. */
-function next(before: NodeRow | undefined, event: WeaiEvent): NodeRow | undefined {
+function next(before: NodeRow | undefined, event: NodesFamilyEvent): NodeRow {
   const base: NodeRow = before ?? { nodeId: '', classes: [], score: 0, online: false, available: false, quarantined: false };
   switch (event.type) {
     case 'NodeRegistered':
@@ -69,7 +70,7 @@ function next(before: NodeRow | undefined, event: WeaiEvent): NodeRow | undefine
     case 'NodeReleased':
       return { ...base, quarantined: false };
     default:
-      return undefined;
+      return assertNever(event, 'node event');
   }
 }
 
@@ -81,12 +82,11 @@ export const capacityProjection: Projection = {
   name: 'capacity-index',
   streams: [streamOfFamily('nodes')],
   async apply({ event }: ReceivedEvent, em: EntityManager) {
-    const nodeId = (event.data as { nodeId?: string }).nodeId;
-    if (!nodeId) return;
+    const e = event as NodesFamilyEvent;
+    const nodeId = e.data.nodeId;
     const nodes = em.getRepository(CapacityNodeEntity);
     const before = (await nodes.findOneBy({ nodeId })) ?? undefined;
-    const after = next(before, event);
-    if (!after) return;
+    const after = next(before, e);
     await nodes.save({ ...after, nodeId });
     const classes = em.getRepository(CapacityClassEntity);
     for (const [capabilityClass, d] of capacityDelta(before, after)) {
