@@ -15,6 +15,7 @@ export const NODE_RPC = {
   quarantine: 'weai.rpc.nodes.quarantine',
   release: 'weai.rpc.nodes.release',
   list: 'weai.rpc.nodes.list',
+  stats: 'weai.rpc.nodes.stats',
 } as const;
 
 /** An Ethereum address, checksummed or not. */

@@ -11,9 +11,13 @@ import { OperatorMessageController } from './adapters/operator.message.controlle
 import { RegistrationMessageController } from './adapters/registration.message.controller';
 import { PROJECTIONS } from './adapters/tokens';
 
-/** Liveness settings, from NODES_OFFLINE_AFTER_MS (default 20 s: two 10 s heartbeat periods) and NODES_SWEEP_MS. */
+/**
+ * Liveness settings, from NODES_OFFLINE_AFTER_MS and NODES_SWEEP_MS. The default, 15 s of silence
+ * with a sweep every second, tolerates one late heartbeat of the agents' 10 s period and still
+ * detects a dead node within two periods.
+ */
 export function livenessFromEnv(env: NodeJS.ProcessEnv): { offlineAfterMs: number; sweepMs: number } {
-  const offlineAfterMs = Number(env['NODES_OFFLINE_AFTER_MS'] ?? 20_000);
+  const offlineAfterMs = Number(env['NODES_OFFLINE_AFTER_MS'] ?? 15_000);
   const sweepMs = Number(env['NODES_SWEEP_MS'] ?? 1_000);
   if (!Number.isSafeInteger(offlineAfterMs) || offlineAfterMs < 100) throw new Error('NODES_OFFLINE_AFTER_MS must be an integer >= 100');
   if (!Number.isSafeInteger(sweepMs) || sweepMs < 10 || sweepMs > offlineAfterMs) throw new Error('NODES_SWEEP_MS must be an integer from 10 to NODES_OFFLINE_AFTER_MS');

@@ -5,6 +5,7 @@ import { Id, NODE_RPC } from '@weai/contracts';
 import { OnRequest } from '@weai/messaging';
 import { CLOCK, type Clock, READ_MODEL } from '@weai/runtime';
 import type { DataSource } from 'typeorm';
+import { LivenessMonitor } from '../application/liveness';
 import { commandMetadata, NodeCommands } from '../application/node.commands';
 import { NodeViewEntity } from '../application/nodes.read-model';
 
@@ -17,6 +18,7 @@ export class OperatorMessageController {
     private readonly commands: NodeCommands,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(READ_MODEL) private readonly readModel: DataSource,
+    private readonly monitor: LivenessMonitor,
   ) {}
 
   @OnRequest(NODE_RPC.quarantine, { queue: 'nodes' })
@@ -31,6 +33,19 @@ export class OperatorMessageController {
     const { nodeId, reason, operatorId } = QuarantineRequest.parse(body);
     const { events } = await this.commands.execute(nodeId, { type: 'ReleaseNode', data: { reason, by: operatorId }, metadata: commandMetadata(this.clock.now()) });
     return { nodeId, events: events.map((e) => e.type) };
+  }
+
+  /** What this replica's liveness monitor handled, and what it costs (for operators and the scale bench). */
+  @OnRequest(NODE_RPC.stats, { queue: 'nodes' })
+  stats() {
+    const cpu = process.cpuUsage();
+    return {
+      ...this.monitor.counters,
+      online: this.monitor.onlineCount(),
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      rssBytes: process.memoryUsage().rss,
+      uptimeSeconds: process.uptime(),
+    };
   }
 
   @OnRequest(NODE_RPC.list, { queue: 'nodes' })
