@@ -9,3 +9,4 @@ export * from './events/rewards';
 export * from './events/security';
 export * from './capabilities';
 export * from './node-protocol';
+export * from './job-protocol';

@@ -8,7 +8,12 @@
  * | `WEAI_REWARDS`    | `weai.evt.rewards.<ownerId>.<Type>`        | limits     | the rewards service's relay only   |
  * | `WEAI_SECURITY`   | `weai.evt.security.<principalId>.<Type>`   | limits     | the security service's relay only  |
  * | `WEAI_SHARDS`     | `weai.shard.<capability class>`            | work queue | the scheduler (shard leases)       |
+ * | `WEAI_RESULTS`    | `weai.result.<jobId>.<shard>.<replica>`    | limits, 7 days | the agent that ran the shard  |
  * | `WEAI_TELEMETRY`  | `weai.hb.<nodeId>`                          | limits, 1 per subject, max age | each node, its own subject |
+ *
+ * Besides streams: the object store `weai-objects` (content-addressed data), the key-value bucket
+ * `weai-job-status` (jobs agents should skip), and request subjects `weai.rpc.<service>.<verb>`
+ * (core NATS request/reply: registration, job commands, operator commands, queries).
  * | `WEAI_PARKED`     | `weai.parked.<consumer>`                   | limits     | any consumer, for poison messages  |
  *
  * - One event family is owned by one bounded context, kept in that context's own event store, and

@@ -6,3 +6,4 @@ export * from './consumer';
 export * from './projection';
 export * from './nest/jetstream.server';
 export * from './rpc';
+export * from './objects';

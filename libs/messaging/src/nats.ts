@@ -12,6 +12,7 @@ import {
 import {
   EVENT_FAMILIES,
   PARKED_STREAM,
+  RESULTS_STREAM,
   SHARDS_STREAM,
   TELEMETRY_STREAM,
   familySubjects,
@@ -73,6 +74,15 @@ export function streamConfigs(replicas = 1): Array<Partial<StreamConfig> & { nam
       subjects: ['weai.shard.>'],
       retention: RetentionPolicy.Workqueue,
       duplicate_window: TWO_MINUTES_NS,
+    },
+    {
+      ...base,
+      name: RESULTS_STREAM,
+      subjects: ['weai.result.>'],
+      retention: RetentionPolicy.Limits,
+      max_age: 7 * 24 * 3600 * 1_000_000_000,
+      duplicate_window: TWO_MINUTES_NS,
+      allow_direct: true,
     },
     {
       ...base,

@@ -39,6 +39,10 @@ export const JobSubmitted = defineEvent({
       capability: z.string().regex(/^[a-z0-9]+(\.[a-z0-9]+)*$/),
       deadline: Timestamp,
       redundancy: RedundancyPolicySchema,
+      /** Model input fed with the dataset; the model's first input when absent. */
+      inputName: z.string().min(1).max(128).optional(),
+      /** Model output collected; the model's first output when absent. */
+      outputName: z.string().min(1).max(128).optional(),
     })
     .strict(),
   scope,
@@ -68,9 +72,13 @@ export const ShardCompleted = defineEvent({
       ...ShardRef,
       replica: z.number().int().nonnegative(),
       nodeId: Id,
+      /** Owner of the node: replicas of one shard must come from different owners. */
+      ownerId: Id,
       outputHash: Sha256,
       /** Wall time spent computing, in milliseconds. */
       computeMs: z.number().nonnegative().finite(),
+      /** Earlier replicas of this shard whose outputs agree with this one within the job's tolerance. */
+      agreesWith: z.array(z.number().int().nonnegative()).max(16),
     })
     .strict(),
   scope,
@@ -99,8 +107,11 @@ export const ShardValidated = defineEvent({
     .object({
       ...ShardRef,
       outputHash: Sha256,
+      /** The replica whose output is integrated. */
+      replica: z.number().int().nonnegative(),
       method: z.enum(['redundancy', 'spot-check', 'trusted']),
-      acceptedNodeIds: z.array(Id).min(1),
+      /** The nodes whose result was accepted, with their compute time: what rewards are paid on. */
+      accepted: z.array(z.object({ nodeId: Id, computeMs: z.number().nonnegative().finite() }).strict()).min(1),
       rejectedNodeIds: z.array(Id),
     })
     .strict(),

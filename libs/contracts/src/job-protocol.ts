@@ -1,0 +1,97 @@
+/**
+ * How partners, the scheduler and agents exchange jobs outside the event log:
+ * - job commands on `weai.rpc.jobs.*` (core NATS request/reply, answered by the scheduler);
+ * - data as content-addressed objects (SHA-256 names) in the `weai-objects` object store;
+ * - work items on `weai.shard.<capability class>` (stream WEAI_SHARDS, work queue: one agent
+ *   takes each; the ack wait is the lease, extended while the shard runs);
+ * - results on `weai.result.<jobId>.<shard>.<replica>` (stream WEAI_RESULTS).
+ * Small shard inputs and outputs travel inside the work item and the result (they are not events);
+ * larger ones are objects referenced by hash.
+ */
+import { z } from 'zod';
+import { RedundancyPolicySchema } from './events/jobs';
+import { Id, Sha256, Timestamp } from './metadata';
+
+export const JOB_RPC = {
+  submit: 'weai.rpc.jobs.submit',
+  cancel: 'weai.rpc.jobs.cancel',
+  status: 'weai.rpc.jobs.status',
+} as const;
+
+/** The object store bucket holding models, datasets and outputs under their SHA-256. */
+export const OBJECT_BUCKET = 'weai-objects';
+/** The key-value bucket where agents look up whether a job is still wanted. */
+export const JOB_STATUS_BUCKET = 'weai-job-status';
+/** Results stream. */
+export const RESULTS_STREAM = 'WEAI_RESULTS';
+/** Subject of one result. */
+export function resultSubject(jobId: string, shardIndex: number, replica: number): string {
+  return `weai.result.${jobId}.${shardIndex}.${replica}`;
+}
+/** Inputs and outputs up to this size travel inline; larger ones go through the object store. */
+export const INLINE_LIMIT_BYTES = 256 * 1024;
+
+/** A partner's job. */
+export const SubmitJobRequestSchema = z
+  .object({
+    /** Chosen by the client so that a retried submission is the same job. */
+    jobId: Id,
+    partnerId: Id,
+    modelHash: Sha256,
+    inputHash: Sha256,
+    shardSize: z.number().int().positive().max(1_000_000),
+    capability: z.string().regex(/^[a-z0-9]+(\.[a-z0-9]+)*$/),
+    deadline: Timestamp,
+    redundancy: RedundancyPolicySchema,
+    inputName: z.string().min(1).max(128).optional(),
+    outputName: z.string().min(1).max(128).optional(),
+  })
+  .strict();
+export type SubmitJobRequest = z.infer<typeof SubmitJobRequestSchema>;
+
+export const CancelJobRequestSchema = z.object({ jobId: Id, partnerId: Id, reason: z.string().min(1).max(512) }).strict();
+
+/** Headers of a work item. */
+export const WORK_HEADERS = {
+  job: 'Weai-Job',
+  shard: 'Weai-Shard',
+  replica: 'Weai-Replica',
+  attempt: 'Weai-Attempt',
+  model: 'Weai-Model',
+  /** SHA-256 of the shard input (inline body, or the object it names). */
+  input: 'Weai-Input',
+  /** Set when the body is empty and the input is the object named by Weai-Input. */
+  inputRef: 'Weai-Input-Ref',
+  inputName: 'Weai-Input-Name',
+  outputName: 'Weai-Output-Name',
+  items: 'Weai-Items',
+} as const;
+
+/** Headers of a result. */
+export const RESULT_HEADERS = {
+  job: 'Weai-Job',
+  shard: 'Weai-Shard',
+  replica: 'Weai-Replica',
+  attempt: 'Weai-Attempt',
+  node: 'Weai-Node',
+  /** SHA-256 of the output (inline body, or the object it names). */
+  output: 'Weai-Output',
+  outputRef: 'Weai-Output-Ref',
+  computeMs: 'Weai-Compute-Ms',
+  /** Set instead of an output when the shard failed on the node. */
+  error: 'Weai-Error',
+  /** "true" when running it again elsewhere could help. */
+  retryable: 'Weai-Retryable',
+} as const;
+
+/** The scheduler's view of one job, as `weai.rpc.jobs.status` answers it. */
+export interface JobStatus {
+  jobId: string;
+  partnerId: string;
+  status: 'submitted' | 'running' | 'completed' | 'failed' | 'cancelled';
+  shardCount: number;
+  shardsValidated: number;
+  shardsFailed: number;
+  outputHash?: string;
+  reason?: string;
+}
