@@ -33,4 +33,9 @@ export default tseslint.config(
     ignores: ['**/domain/**'],
     rules: { 'no-restricted-syntax': 'off' },
   },
+  {
+    // Plain CommonJS entry points (bin scripts, Jest config and reporters) load modules with require.
+    files: ['**/*.js'],
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
 );

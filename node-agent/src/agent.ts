@@ -1,5 +1,11 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { type Capabilities, EthAddress } from '@weai/contracts';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { type Capabilities, EthAddress, JOB_STATUS_BUCKET } from '@weai/contracts';
+import { ContentStore } from '@weai/messaging';
+import type { Tensor } from '@weai/tensors';
+import { ShardExecutor } from './executor';
+import { ShardWorker, type WorkerEvent } from './worker';
 import { type DetectedSystem, detectCapabilities } from './capabilities';
 import { ControlPlane } from './control-plane';
 import { loadOrCreateIdentity } from './identity';
@@ -20,6 +26,11 @@ export interface AgentConfig {
   /** Whether the owner's policy lets the node work now, and why not. Default: always. */
   readonly allowsWork?: () => { allowed: boolean; reason?: string };
   readonly log?: (line: string) => void;
+  /** Take no shards (registration, capabilities and heartbeats only). */
+  readonly noWork?: boolean;
+  /** Changes outputs before they are reported: tests use it to play a cheating node. */
+  readonly tamper?: (output: Tensor) => Tensor;
+  readonly onWorkerEvent?: (event: WorkerEvent) => void;
 }
 
 /** A running agent. */
@@ -28,7 +39,9 @@ export interface RunningAgent {
   readonly capabilityClasses: string[];
   readonly capabilities: Omit<Capabilities, 'capabilityClasses'>;
   readonly nc: NatsConnection;
-  /** Stops heartbeating and disconnects. */
+  /** The shard worker (absent with `noWork`). */
+  readonly worker: ShardWorker | undefined;
+  /** Stops taking work, hands back leases, stops heartbeating and disconnects. */
   stop(): Promise<void>;
 }
 
@@ -65,6 +78,31 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     log(`capabilities: ${capabilityClasses.join(', ')} (benchmark score ${capabilities.benchmarkScore})`);
 
     const slots = config.slots ?? 1;
+    let worker: ShardWorker | undefined;
+    let executor: ShardExecutor | undefined;
+    if (!config.noWork) {
+      const js = jetstream(nc);
+      const objects = await ContentStore.open(js);
+      const jobStatus = await new Kvm(js).create(JOB_STATUS_BUCKET, { history: 1 }).catch(() => undefined);
+      executor = new ShardExecutor(objects, { provider: capabilities.executionProviders.includes('cuda') ? 'cuda' : 'cpu' });
+      worker = new ShardWorker({
+        js,
+        jsm: await jetstreamManager(nc),
+        objects,
+        executor,
+        nodeId,
+        classes: capabilityClasses,
+        slots,
+        ...(jobStatus ? { jobStatus } : {}),
+        ...(config.tamper ? { tamper: config.tamper } : {}),
+        onEvent: (e) => {
+          config.onWorkerEvent?.(e);
+          if (e.kind === 'failed' || e.kind === 'released') log(`shard ${e.jobId}/${e.shard} ${e.kind}: ${e.reason}`);
+        },
+      });
+      await worker.start();
+      log(`taking work on ${capabilityClasses.join(', ')} with ${slots} slot(s)`);
+    }
     const beat = () => {
       const policy = config.allowsWork?.() ?? { allowed: true };
       plane.heartbeat({
@@ -72,7 +110,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
         sentAt: new Date().toISOString(),
         allowsWork: policy.allowed,
         ...(policy.reason ? { reason: policy.reason.slice(0, 256) } : {}),
-        activeShards: 0,
+        activeShards: Math.min(64, worker?.activeShards() ?? 0),
         slots,
         gpus: [],
       });
@@ -84,8 +122,11 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       capabilityClasses,
       capabilities,
       nc,
+      worker,
       async stop() {
         clearInterval(timer);
+        await worker?.stop();
+        await executor?.close();
         await nc.drain();
       },
     };

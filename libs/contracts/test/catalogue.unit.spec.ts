@@ -23,7 +23,7 @@ describe('event catalogue', () => {
   it('gives every event a unique, past-tense type name and a family', () => {
     const types = EVENT_CATALOGUE.map((d) => d.type);
     expect(new Set(types).size).toBe(types.length);
-    for (const t of types) expect(t).toMatch(/^[A-Z][A-Za-z]+(ed|Online|Offline|Available|Unavailable|Denied)$/);
+    for (const t of types) expect(t).toMatch(/^[A-Z][A-Za-z]+(ed|Online|Offline|Available|Unavailable|Denied|Recorded)$/);
     expect(familyOf('JobSubmitted')).toBe('jobs');
     expect(familyOf('NodeQuarantined')).toBe('nodes');
     expect(familyOf('WithdrawalSettled')).toBe('rewards');

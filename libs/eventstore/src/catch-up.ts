@@ -38,7 +38,9 @@ export function pollingSubscription(
         const page = await source.readAll(position, batchSize);
         for (const event of page) {
           if (stopped) return;
-          await handler(event);
+          // Await only what returns a promise: a handler that pipelines (the relay) stays in one turn.
+          const pending = handler(event);
+          if (pending) await pending;
           position = event.position;
         }
         if (page.length < batchSize && !stopped && !signalled) {

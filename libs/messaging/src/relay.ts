@@ -128,7 +128,7 @@ export class EventRelay {
     const failed = new Promise<never>((_, reject) => (fail = reject));
     failed.catch(() => undefined);
 
-    const subscription = store.subscribe(from.position, async (event) => {
+    const subscription = store.subscribe(from.position, (event) => {
       if (failure) throw failure;
       const { subject, body, headers } = encodeEvent(family, event);
       const publish = js
@@ -143,7 +143,8 @@ export class EventRelay {
         });
       expectation = { lastMsgID: event.metadata.eventId };
       inFlight.push(publish);
-      if (inFlight.length >= maxInFlight) await inFlight.splice(0, maxInFlight / 2).at(-1);
+      // Returning nothing keeps the subscription in the same turn, so publishes share socket writes.
+      return inFlight.length >= maxInFlight ? inFlight.splice(0, maxInFlight / 2).at(-1) : undefined;
     });
     this.subscription = subscription;
     try {

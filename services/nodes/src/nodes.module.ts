@@ -9,7 +9,15 @@ import { CreateNodesView1764200000000, NodeViewEntity, nodesProjection } from '.
 import { HeartbeatListener } from './adapters/heartbeat.listener';
 import { OperatorMessageController } from './adapters/operator.message.controller';
 import { RegistrationMessageController } from './adapters/registration.message.controller';
-import { PROJECTIONS } from './adapters/tokens';
+import { PROJECTIONS, QUARANTINE_AFTER } from './adapters/tokens';
+import { ValidationMessageController } from './adapters/validation.message.controller';
+
+/** Rejected results before quarantine: NODES_QUARANTINE_AFTER_STRIKES, default 3. */
+export function quarantineAfterFromEnv(env: NodeJS.ProcessEnv): number {
+  const n = Number(env['NODES_QUARANTINE_AFTER_STRIKES'] ?? 3);
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error('NODES_QUARANTINE_AFTER_STRIKES must be a positive integer');
+  return n;
+}
 
 /**
  * Liveness settings, from NODES_OFFLINE_AFTER_MS and NODES_SWEEP_MS. The default, 15 s of silence
@@ -40,7 +48,7 @@ export class NodesModule {
     return {
       module: NodesModule,
       imports: [EventSourcingModule.forService({ config, bus, readModelMigrations: [CreateNodesView1764200000000], readModelEntities: [NodeViewEntity] })],
-      controllers: [RegistrationMessageController, OperatorMessageController],
+      controllers: [RegistrationMessageController, OperatorMessageController, ValidationMessageController],
       providers: [
         ...applicationProviders,
         {
@@ -49,6 +57,7 @@ export class NodesModule {
           inject: [NodeCommands, CLOCK],
         },
         HeartbeatListener,
+        { provide: QUARANTINE_AFTER, useValue: quarantineAfterFromEnv(process.env) },
       ],
     };
   }

@@ -109,6 +109,23 @@ export const NodeReleased = defineEvent({
   scope,
 });
 
+export const NodeStrikeRecorded = defineEvent({
+  type: 'NodeStrikeRecorded',
+  family,
+  schema: z
+    .object({
+      nodeId: Id,
+      /** Why: a result of this node was rejected by validation. */
+      reason: z.string().min(1).max(512),
+      /** The shard whose result was rejected. */
+      shardId: Id,
+      /** Strikes so far, this one included. */
+      strikes: z.number().int().positive(),
+    })
+    .strict(),
+  scope,
+});
+
 export const NODE_EVENTS = [
   NodeRegistered,
   NodeCapabilitiesReported,
@@ -118,4 +135,5 @@ export const NODE_EVENTS = [
   NodeBecameUnavailable,
   NodeQuarantined,
   NodeReleased,
+  NodeStrikeRecorded,
 ] as const;

@@ -85,6 +85,8 @@ export const nodesProjection: Projection = {
       case 'NodeReleased':
         await patch(e.data.nodeId, { quarantineReason: null });
         return;
+      case 'NodeStrikeRecorded':
+        return;
       default:
         return assertNever(e, 'node event');
     }

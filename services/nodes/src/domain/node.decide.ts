@@ -12,7 +12,8 @@ export type NodeCommand =
   | ({ type: 'RecordHeartbeat'; data: { allowsWork: boolean; reason?: string } } & Meta)
   | ({ type: 'MarkOffline'; data: { lastSeenAt: string } } & Meta)
   | ({ type: 'QuarantineNode'; data: { reason: string; by: string } } & Meta)
-  | ({ type: 'ReleaseNode'; data: { reason: string; by: string } } & Meta);
+  | ({ type: 'ReleaseNode'; data: { reason: string; by: string } } & Meta)
+  | ({ type: 'RecordStrike'; data: { shardId: string; reason: string; quarantineAfter: number } } & Meta);
 
 type Decided = Omit<NodeEvent, 'metadata'>;
 
@@ -71,6 +72,14 @@ export function decideNode(command: NodeCommand, state: NodeState): Decided[] {
       const s = registered(state);
       if (!s.quarantine) throw new DomainError('node is not quarantined', 'node.not-quarantined');
       return [{ type: 'NodeReleased', data: { nodeId: s.nodeId, ...command.data } }];
+    }
+    case 'RecordStrike': {
+      const s = registered(state);
+      const strikes = s.strikes + 1;
+      const strike: Decided = { type: 'NodeStrikeRecorded', data: { nodeId: s.nodeId, reason: command.data.reason, shardId: command.data.shardId, strikes } };
+      if (s.quarantine || strikes < command.data.quarantineAfter) return [strike];
+      const reason = `${strikes} results rejected by validation`;
+      return [strike, { type: 'NodeQuarantined', data: { nodeId: s.nodeId, reason, by: 'validation' } }, ...availabilityChange(s, false, `quarantined: ${reason}`)];
     }
     default:
       return assertNever(command, 'node command');

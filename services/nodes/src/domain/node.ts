@@ -17,6 +17,7 @@ export type NodeState =
       readonly online: boolean;
       readonly available: boolean;
       readonly quarantine: { readonly reason: string } | undefined;
+      readonly strikes: number;
     };
 
 /** Stream id of one node. */
@@ -27,7 +28,7 @@ export const initialNodeState = (): NodeState => ({ status: 'unregistered' });
 export function evolveNode(state: NodeState, event: NodeEvent): NodeState {
   if (event.type === 'NodeRegistered') {
     const { nodeId, publicKey, ownerId, payoutAddress } = event.data;
-    return { status: 'registered', nodeId, publicKey, ownerId, payoutAddress, capabilities: undefined, online: false, available: false, quarantine: undefined };
+    return { status: 'registered', nodeId, publicKey, ownerId, payoutAddress, capabilities: undefined, online: false, available: false, quarantine: undefined, strikes: 0 };
   }
   if (state.status !== 'registered') return state;
   switch (event.type) {
@@ -44,7 +45,9 @@ export function evolveNode(state: NodeState, event: NodeEvent): NodeState {
     case 'NodeQuarantined':
       return { ...state, quarantine: { reason: event.data.reason } };
     case 'NodeReleased':
-      return { ...state, quarantine: undefined };
+      return { ...state, quarantine: undefined, strikes: 0 };
+    case 'NodeStrikeRecorded':
+      return { ...state, strikes: event.data.strikes };
     default:
       return assertNever(event, 'node event');
   }

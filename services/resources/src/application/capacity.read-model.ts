@@ -69,6 +69,8 @@ function next(before: NodeRow | undefined, event: NodesFamilyEvent): NodeRow {
       return { ...base, quarantined: true };
     case 'NodeReleased':
       return { ...base, quarantined: false };
+    case 'NodeStrikeRecorded':
+      return base;
     default:
       return assertNever(event, 'node event');
   }

@@ -1,0 +1,98 @@
+import { DeliverPolicy } from '@nats-io/jetstream';
+import { type EventOfType, JOB_RPC, type JobStatus, type SubmitJobRequest, type WeaiEvent, eventSubject, streamOfFamily } from '@weai/contracts';
+import { type Bus, ContentStore, connectBus, decodeEvent, requestJson } from '@weai/messaging';
+import { type Tensor, decodeTensor, encodeTensor } from '@weai/tensors';
+
+/** What a job asks for; ids and hashes are filled in by the client. */
+export type JobRequest = Omit<SubmitJobRequest, 'partnerId' | 'jobId' | 'modelHash' | 'inputHash'> & {
+  /** Chosen by the client so that retrying a submission never creates two jobs; a random one if absent. */
+  readonly jobId?: string;
+};
+
+/** A finished job. */
+export type JobOutcome =
+  | { readonly status: 'completed'; readonly jobId: string; readonly outputHash: string }
+  | { readonly status: 'failed' | 'cancelled'; readonly jobId: string; readonly reason: string };
+
+/**
+ * A partner's connection to WE-AI over NATS: objects go to the content-addressed object store,
+ * commands to the scheduler, and progress comes from the partner's own job events
+ * (`weai.evt.jobs.<partnerId>.>`), which is all the partner's credentials allow it to read.
+ */
+export class PartnerClient {
+  private constructor(
+    private readonly bus: Bus,
+    private readonly objects: ContentStore,
+    /** The partner this client acts for. */
+    readonly partnerId: string,
+  ) {}
+
+  static async connect(options: { servers: string | string[]; partnerId: string }): Promise<PartnerClient> {
+    const bus = await connectBus({ servers: options.servers, name: `weai-partner-${options.partnerId}` });
+    return new PartnerClient(bus, await ContentStore.open(bus.js), options.partnerId);
+  }
+
+  /** Uploads a model (ONNX bytes); returns its SHA-256. */
+  uploadModel(onnx: Uint8Array): Promise<string> {
+    return this.objects.put(onnx);
+  }
+
+  /** Uploads a dataset: items along dimension 0. Returns its SHA-256. */
+  uploadDataset(dataset: Tensor): Promise<string> {
+    return this.objects.put(encodeTensor(dataset));
+  }
+
+  /** Submits a job on uploaded objects; resolves once the scheduler accepted it. */
+  submit(modelHash: string, inputHash: string, job: JobRequest): Promise<JobStatus> {
+    const jobId = job.jobId ?? `job-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+    return requestJson<JobStatus>(this.bus.nc, JOB_RPC.submit, { ...job, jobId, partnerId: this.partnerId, modelHash, inputHash }, 60_000);
+  }
+
+  status(jobId: string): Promise<JobStatus> {
+    return requestJson<JobStatus>(this.bus.nc, JOB_RPC.status, { jobId, partnerId: this.partnerId });
+  }
+
+  cancel(jobId: string, reason: string): Promise<JobStatus> {
+    return requestJson<JobStatus>(this.bus.nc, JOB_RPC.cancel, { jobId, partnerId: this.partnerId, reason });
+  }
+
+  /**
+   * Follows a job through its events until it ends; `onEvent` sees each one (progress bars).
+   * Events from the start of the job are replayed, so nothing is missed if the job ran ahead.
+   */
+  async follow(jobId: string, onEvent?: (event: WeaiEvent) => void): Promise<JobOutcome> {
+    const consumer = await this.bus.js.consumers.get(streamOfFamily('jobs'), {
+      deliver_policy: DeliverPolicy.All,
+      filter_subjects: eventSubject('jobs', this.partnerId, '*'),
+    });
+    const messages = await consumer.consume();
+    try {
+      for await (const m of messages) {
+        const { event } = decodeEvent(m);
+        if ((event.data as { jobId?: string }).jobId !== jobId) continue;
+        onEvent?.(event);
+        if (event.type === 'JobCompleted') return { status: 'completed', jobId, outputHash: (event as EventOfType<'JobCompleted'>).data.outputHash };
+        if (event.type === 'JobFailed' || event.type === 'JobCancelled') return { status: event.type === 'JobFailed' ? 'failed' : 'cancelled', jobId, reason: event.data.reason };
+      }
+      throw new Error('the event subscription ended before the job did');
+    } finally {
+      await messages.close();
+    }
+  }
+
+  /** Downloads an object (the integrated output), verified against its hash. */
+  async download(hash: string): Promise<Uint8Array> {
+    const bytes = await this.objects.get(hash);
+    if (!bytes) throw new Error(`object ${hash} does not exist`);
+    return bytes;
+  }
+
+  /** Downloads and decodes a tensor. */
+  async downloadTensor(hash: string): Promise<Tensor> {
+    return decodeTensor(await this.download(hash));
+  }
+
+  async close(): Promise<void> {
+    await this.bus.close();
+  }
+}

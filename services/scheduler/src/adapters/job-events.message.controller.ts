@@ -1,0 +1,40 @@
+import { Controller, Inject } from '@nestjs/common';
+import { Payload } from '@nestjs/microservices';
+import type { KV } from '@nats-io/kv';
+import type { EventOfType } from '@weai/contracts';
+import { OnJetStreamEvents } from '@weai/messaging';
+import { Dispatcher } from '../application/dispatcher';
+import { Integrator } from '../application/integration';
+import { JOB_STATUS_KV } from './tokens';
+
+/** The scheduler's process managers, driven by its own events as JetStream delivers them. */
+@Controller()
+export class JobEventsMessageController {
+  constructor(
+    private readonly dispatcher: Dispatcher,
+    private readonly integrator: Integrator,
+    @Inject(JOB_STATUS_KV) private readonly status: KV,
+  ) {}
+
+  @OnJetStreamEvents({ durable: 'scheduler-dispatch-job', types: ['JobPartitioned'], ackWaitMs: 60_000 })
+  async partitioned(@Payload() e: EventOfType<'JobPartitioned'>) {
+    await this.dispatcher.dispatchJob(e.data.jobId);
+  }
+
+  @OnJetStreamEvents({ durable: 'scheduler-dispatch-replica', types: ['ShardDispatched'], concurrency: 8 })
+  async dispatched(@Payload() e: EventOfType<'ShardDispatched'>) {
+    await this.dispatcher.publish([{ jobId: e.data.jobId, shardIndex: e.data.shardIndex, replica: e.data.replica, attempt: e.data.attempt }]);
+  }
+
+  @OnJetStreamEvents({ durable: 'scheduler-integrate', types: ['ShardValidated'], concurrency: 16, ackWaitMs: 120_000 })
+  async validated(@Payload() e: EventOfType<'ShardValidated'>) {
+    await this.integrator.integrateIfDone(e.data.jobId);
+  }
+
+  /** Agents watch this bucket to skip shards of jobs that no longer need them. */
+  @OnJetStreamEvents({ durable: 'scheduler-job-status', types: ['JobCompleted', 'JobFailed', 'JobCancelled'] })
+  async finished(@Payload() e: EventOfType<'JobCompleted'> | EventOfType<'JobFailed'> | EventOfType<'JobCancelled'>) {
+    const status = e.type === 'JobCompleted' ? 'completed' : e.type === 'JobFailed' ? 'failed' : 'cancelled';
+    await this.status.put(e.data.jobId, status);
+  }
+}

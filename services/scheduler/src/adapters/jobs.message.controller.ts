@@ -1,0 +1,71 @@
+import { Controller, Inject } from '@nestjs/common';
+import { Payload } from '@nestjs/microservices';
+import { CancelJobRequestSchema, Id, JOB_RPC, type JobStatus } from '@weai/contracts';
+import { DomainError } from '@weai/decider';
+import { type ContentStore, OnRequest } from '@weai/messaging';
+import { CLOCK, type Clock } from '@weai/runtime';
+import { z } from 'zod';
+import { JobRepository } from '../application/job.repository';
+import { commandMetadata } from '../application/metadata';
+import { checkSubmission } from '../application/submission';
+import type { JobState } from '../domain/job';
+import { CONTENT_STORE } from './tokens';
+
+const StatusRequest = z.object({ jobId: Id, partnerId: Id }).strict();
+
+/** Job commands and queries from partners (through the gateway or the SDK). */
+@Controller()
+export class JobsMessageController {
+  constructor(
+    private readonly jobs: JobRepository,
+    @Inject(CONTENT_STORE) private readonly objects: ContentStore,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  @OnRequest(JOB_RPC.submit, { queue: 'scheduler' })
+  async submit(@Payload() body: unknown): Promise<JobStatus> {
+    const now = this.clock.now();
+    const { request, spec } = await checkSubmission(body, this.objects, now);
+    const { state } = await this.jobs.execute(request.jobId, {
+      type: 'SubmitJob',
+      data: { jobId: request.jobId, partnerId: request.partnerId, spec },
+      metadata: commandMetadata(now, `submit-${request.jobId}`),
+    });
+    return toStatus(state);
+  }
+
+  @OnRequest(JOB_RPC.cancel, { queue: 'scheduler' })
+  async cancel(@Payload() body: unknown): Promise<JobStatus> {
+    const { jobId, partnerId, reason } = CancelJobRequestSchema.parse(body);
+    await this.owned(jobId, partnerId);
+    const { state } = await this.jobs.execute(jobId, { type: 'CancelJob', data: { reason, by: partnerId }, metadata: commandMetadata(this.clock.now()) });
+    return toStatus(state);
+  }
+
+  @OnRequest(JOB_RPC.status, { queue: 'scheduler' })
+  async status(@Payload() body: unknown): Promise<JobStatus> {
+    const { jobId, partnerId } = StatusRequest.parse(body);
+    return toStatus(await this.owned(jobId, partnerId));
+  }
+
+  /** A job seen only by the partner that submitted it: others are told it does not exist. */
+  private async owned(jobId: string, partnerId: string): Promise<JobState> {
+    const state = await this.jobs.load(jobId);
+    if (state.status === 'none' || state.partnerId !== partnerId) throw new DomainError(`no job ${jobId}`, 'job.not-found');
+    return state;
+  }
+}
+
+export function toStatus(state: JobState): JobStatus {
+  if (state.status === 'none') throw new DomainError('no such job', 'job.not-found');
+  return {
+    jobId: state.jobId,
+    partnerId: state.partnerId,
+    status: state.status === 'running' && state.validated === 0 ? 'submitted' : state.status,
+    shardCount: state.shards.length,
+    shardsValidated: state.validated,
+    shardsFailed: state.shards.filter((s) => s.phase === 'failed').length,
+    ...(state.outputHash ? { outputHash: state.outputHash } : {}),
+    ...(state.reason ? { reason: state.reason } : {}),
+  };
+}

@@ -1,0 +1,12 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { CommandMetadata } from '@weai/eventstore';
+
+/**
+ * Command metadata stamped by an adapter. A command caused by a message gets a command id
+ * derived from what caused it, so handling a redelivered message decides the same events with
+ * the same ids and the store keeps one copy.
+ */
+export function commandMetadata(now: Date, causationId?: string, correlationId?: string): CommandMetadata {
+  const commandId = causationId ? createHash('sha256').update(causationId).digest('hex').slice(0, 32) : randomUUID();
+  return { commandId, causationId: (causationId ?? commandId).slice(0, 128), correlationId: (correlationId ?? causationId ?? commandId).slice(0, 128), now: now.toISOString() };
+}

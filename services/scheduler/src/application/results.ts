@@ -1,0 +1,116 @@
+import type { JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import { RESULTS_STREAM, RESULT_HEADERS, resultSubject } from '@weai/contracts';
+import { type ContentStore, MalformedMessageError } from '@weai/messaging';
+import { type Tensor, agreeWithin, decodeTensor, sha256 } from '@weai/tensors';
+import { randomInt } from 'node:crypto';
+import { commandMetadata } from './metadata';
+import type { JobRepository } from './job.repository';
+import { type NodeDirectory, TRUST_AFTER_VALID } from './node-directory';
+
+/** A result message's headers, checked. */
+interface ResultHeaders {
+  jobId: string;
+  shardIndex: number;
+  replica: number;
+  attempt: number;
+  nodeId: string;
+}
+
+function int(msg: JsMsg, name: string): number {
+  const v = Number(msg.headers?.get(name));
+  if (!Number.isSafeInteger(v) || v < 0) throw new MalformedMessageError(`result ${msg.seq}: header ${name} must be a non-negative integer`);
+  return v;
+}
+
+function text(msg: JsMsg, name: string): string {
+  const v = msg.headers?.get(name) ?? '';
+  if (!/^[A-Za-z0-9_-]{1,128}$/.test(v)) throw new MalformedMessageError(`result ${msg.seq}: header ${name} is missing or not an id`);
+  return v;
+}
+
+/** Checks a result message's headers; throws MalformedMessageError (the message is parked). */
+export function resultHeaders(msg: JsMsg): ResultHeaders {
+  return { jobId: text(msg, RESULT_HEADERS.job), shardIndex: int(msg, RESULT_HEADERS.shard), replica: int(msg, RESULT_HEADERS.replica), attempt: int(msg, RESULT_HEADERS.attempt), nodeId: text(msg, RESULT_HEADERS.node) };
+}
+
+/**
+ * Turns result messages into decisions: the output is checked against its hash and format,
+ * compared within the job's tolerance with the other replicas of its shard, and the job decider
+ * records it, validates the shard, or asks for another replica.
+ */
+export class ResultHandler {
+  private readonly outputs = new Map<string, Tensor>();
+
+  constructor(
+    private readonly jobs: JobRepository,
+    private readonly nodes: NodeDirectory,
+    private readonly jsm: JetStreamManager,
+    private readonly objects: ContentStore,
+  ) {}
+
+  async handle(msg: JsMsg): Promise<void> {
+    const h = resultHeaders(msg);
+    const state = await this.jobs.load(h.jobId);
+    if (state.status !== 'running') return;
+    const shard = state.shards[h.shardIndex];
+    if (!shard || shard.phase !== 'pending') return;
+    const meta = commandMetadata(new Date(), `result-${h.jobId}-${h.shardIndex}-${h.replica}-${h.attempt}-${h.nodeId}`);
+    const failure = (reason: string, retryable: boolean) =>
+      this.jobs.execute(h.jobId, { type: 'RecordFailure', data: { ...h, reason: reason.slice(0, 1000), retryable }, metadata: meta });
+
+    const error = msg.headers?.get(RESULT_HEADERS.error);
+    if (error) {
+      await failure(`node ${h.nodeId}: ${error}`, msg.headers?.get(RESULT_HEADERS.retryable) === 'true');
+      return;
+    }
+    const outputHash = msg.headers?.get(RESULT_HEADERS.output) ?? '';
+    const output = await this.outputOf(msg, outputHash).catch((e: unknown) => e as Error);
+    if (output instanceof Error) {
+      await failure(`node ${h.nodeId} sent an unusable output: ${output.message}`, true);
+      return;
+    }
+    const node = await this.nodes.get(h.nodeId);
+    if (!node) throw new Error(`node ${h.nodeId} is not known yet; retrying`);
+    const agreesWith: number[] = [];
+    for (const earlier of shard.results) {
+      const other = await this.replicaOutput(h.jobId, h.shardIndex, earlier.replica);
+      if (other && agreeWithin(output, other, state.spec.redundancy.tolerance)) agreesWith.push(earlier.replica);
+    }
+    this.outputs.set(`${h.jobId}.${h.shardIndex}.${h.replica}`, output);
+    const { state: after } = await this.jobs.execute(h.jobId, {
+      type: 'RecordResult',
+      data: {
+        ...h,
+        ownerId: node.ownerId,
+        outputHash,
+        computeMs: Math.max(0, Number(msg.headers?.get(RESULT_HEADERS.computeMs)) || 0),
+        agreesWith,
+        nodeTrusted: node.consecutiveValid >= TRUST_AFTER_VALID && !node.quarantined,
+        spotCheckDraw: randomInt(0, 1_000_000) / 1_000_000,
+      },
+      metadata: meta,
+    });
+    if (after.status !== 'running' || after.shards[h.shardIndex]?.phase !== 'pending') {
+      for (let r = 0; r < 16; r++) this.outputs.delete(`${h.jobId}.${h.shardIndex}.${r}`);
+    }
+  }
+
+  /** The output a result message carries (inline, or as an object), checked against its hash and decoded. */
+  private async outputOf(msg: Pick<JsMsg, 'data' | 'headers'>, outputHash: string): Promise<Tensor> {
+    if (!/^[0-9a-f]{64}$/.test(outputHash)) throw new Error('no output hash');
+    const bytes = msg.headers?.get(RESULT_HEADERS.outputRef) === 'object' ? await this.objects.get(outputHash) : msg.data;
+    if (!bytes) throw new Error(`output object ${outputHash} is missing`);
+    if (sha256(bytes) !== outputHash) throw new Error('output does not match its hash');
+    return decodeTensor(bytes);
+  }
+
+  /** The output of an earlier replica, from memory or from the results stream. */
+  async replicaOutput(jobId: string, shardIndex: number, replica: number): Promise<Tensor | undefined> {
+    const key = `${jobId}.${shardIndex}.${replica}`;
+    const cached = this.outputs.get(key);
+    if (cached) return cached;
+    const stored = await this.jsm.direct.getMessage(RESULTS_STREAM, { last_by_subj: resultSubject(jobId, shardIndex, replica) }).catch(() => null);
+    if (!stored) return undefined;
+    return this.outputOf({ data: stored.data, headers: stored.header }, stored.header.get(RESULT_HEADERS.output) ?? '').catch(() => undefined);
+  }
+}

@@ -1,0 +1,52 @@
+import { Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { Kvm } from '@nats-io/kv';
+import { JOB_STATUS_BUCKET } from '@weai/contracts';
+import type { EventStore } from '@weai/eventstore';
+import { type Bus, ContentStore } from '@weai/messaging';
+import { BUS, EVENT_STORE, EventSourcingModule, READ_MODEL, type ServiceConfig } from '@weai/runtime';
+import type { DataSource } from 'typeorm';
+import { DatasetCache } from './application/datasets';
+import { Dispatcher } from './application/dispatcher';
+import { Integrator } from './application/integration';
+import { JobRepository } from './application/job.repository';
+import { CreateSchedulerNodes1764400000000, NodeDirectory, NodeRecordEntity } from './application/node-directory';
+import { ResultHandler } from './application/results';
+import { JobEventsMessageController } from './adapters/job-events.message.controller';
+import { JobsMessageController } from './adapters/jobs.message.controller';
+import { ResultsListener } from './adapters/results.listener';
+import { CONTENT_STORE, JOB_STATUS_KV } from './adapters/tokens';
+
+const providers: Provider[] = [
+  { provide: CONTENT_STORE, useFactory: (bus: Bus, config: ServiceConfig) => ContentStore.open(bus.js, config.streamReplicas), inject: [BUS, 'WEAI_CONFIG'] },
+  { provide: JOB_STATUS_KV, useFactory: (bus: Bus) => new Kvm(bus.js).create(JOB_STATUS_BUCKET, { history: 1, ttl: 7 * 24 * 3600 * 1000 }), inject: [BUS] },
+  { provide: JobRepository, useFactory: (store: EventStore) => new JobRepository(store), inject: [EVENT_STORE] },
+  { provide: DatasetCache, useFactory: (objects: ContentStore) => new DatasetCache(objects), inject: [CONTENT_STORE] },
+  { provide: NodeDirectory, useFactory: (ds: DataSource) => new NodeDirectory(ds), inject: [READ_MODEL] },
+  {
+    provide: Dispatcher,
+    useFactory: (bus: Bus, jobs: JobRepository, datasets: DatasetCache, objects: ContentStore) => new Dispatcher(bus.js, jobs, datasets, objects),
+    inject: [BUS, JobRepository, DatasetCache, CONTENT_STORE],
+  },
+  { provide: Integrator, useFactory: (bus: Bus, jobs: JobRepository, objects: ContentStore) => new Integrator(bus.js, jobs, objects), inject: [BUS, JobRepository, CONTENT_STORE] },
+  {
+    provide: ResultHandler,
+    useFactory: (jobs: JobRepository, nodes: NodeDirectory, bus: Bus, objects: ContentStore) => new ResultHandler(jobs, nodes, bus.jsm, objects),
+    inject: [JobRepository, NodeDirectory, BUS, CONTENT_STORE],
+  },
+  ResultsListener,
+];
+
+/** The scheduler service: jobs from submission to integrated output. */
+@Module({})
+export class SchedulerModule {
+  static create(config: ServiceConfig, bus: Bus): DynamicModule {
+    return {
+      module: SchedulerModule,
+      imports: [
+        EventSourcingModule.forService({ config, bus, readModelMigrations: [CreateSchedulerNodes1764400000000], readModelEntities: [NodeRecordEntity] }),
+      ],
+      controllers: [JobsMessageController, JobEventsMessageController],
+      providers: [{ provide: 'WEAI_CONFIG', useValue: config }, ...providers],
+    };
+  }
+}
