@@ -26,11 +26,15 @@ export interface AgentConfig {
   /** Whether the owner's policy lets the node work now, and why not. Default: always. */
   readonly allowsWork?: () => { allowed: boolean; reason?: string };
   readonly log?: (line: string) => void;
+  /** Lease on work items, in ms (default 15 s). */
+  readonly leaseMs?: number;
   /** Take no shards (registration, capabilities and heartbeats only). */
   readonly noWork?: boolean;
   /** Changes outputs before they are reported: tests use it to play a cheating node. */
   readonly tamper?: (output: Tensor) => Tensor;
   readonly onWorkerEvent?: (event: WorkerEvent) => void;
+  /** Log every shard started and completed. */
+  readonly verbose?: boolean;
 }
 
 /** A running agent. */
@@ -50,6 +54,7 @@ export function checkAgentConfig(config: AgentConfig): void {
   if (!EthAddress.safeParse(config.payoutAddress).success) throw new Error(`payout address ${JSON.stringify(config.payoutAddress)} is not a 0x-prefixed 20-byte hex address`);
   if (config.heartbeatMs !== undefined && (!Number.isSafeInteger(config.heartbeatMs) || config.heartbeatMs < 100)) throw new Error('heartbeat period must be an integer of at least 100 ms');
   if (config.slots !== undefined && (!Number.isSafeInteger(config.slots) || config.slots < 1 || config.slots > 64)) throw new Error('slots must be an integer from 1 to 64');
+  if (config.leaseMs !== undefined && (!Number.isSafeInteger(config.leaseMs) || config.leaseMs < 500)) throw new Error('lease must be an integer of at least 500 ms');
 }
 
 /**
@@ -93,11 +98,13 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
         nodeId,
         classes: capabilityClasses,
         slots,
+        ...(config.leaseMs ? { leaseMs: config.leaseMs } : {}),
         ...(jobStatus ? { jobStatus } : {}),
         ...(config.tamper ? { tamper: config.tamper } : {}),
         onEvent: (e) => {
           config.onWorkerEvent?.(e);
           if (e.kind === 'failed' || e.kind === 'released') log(`shard ${e.jobId}/${e.shard} ${e.kind}: ${e.reason}`);
+          else if (config.verbose) log(`shard ${e.jobId}/${e.shard}/${e.replica} ${e.kind}`);
         },
       });
       await worker.start();

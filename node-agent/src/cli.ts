@@ -3,13 +3,15 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startAgent } from './agent';
 
-const USAGE = `usage: weai-agent start [--nats URL] [--dir DIR] [--payout 0xADDRESS] [--heartbeat-ms N] [--slots N]
+const USAGE = `usage: weai-agent start [--nats URL] [--dir DIR] [--payout 0xADDRESS] [--heartbeat-ms N] [--slots N] [--lease-ms N] [--verbose]
 
   --nats          NATS servers of the WE-AI network (env NATS_URL; default nats://127.0.0.1:4222)
   --dir           where the node key and state live (env WEAI_AGENT_DIR; default ~/.weai-agent)
   --payout        address the owner is paid at (env WEAI_PAYOUT_ADDRESS)
   --heartbeat-ms  heartbeat period (default 10000)
-  --slots         shards run at once (default 1)`;
+  --slots         shards run at once (default 1)
+  --lease-ms      lease on a shard before it is given to another node (default 15000)
+  --verbose       log every shard`;
 
 async function main(argv: string[]): Promise<void> {
   const { positionals, values } = parseArgs({
@@ -21,6 +23,8 @@ async function main(argv: string[]): Promise<void> {
       payout: { type: 'string' },
       'heartbeat-ms': { type: 'string' },
       slots: { type: 'string' },
+      'lease-ms': { type: 'string' },
+      verbose: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -44,6 +48,8 @@ async function main(argv: string[]): Promise<void> {
     payoutAddress: payout,
     heartbeatMs: num('heartbeat-ms', values['heartbeat-ms']),
     slots: num('slots', values.slots),
+    leaseMs: num('lease-ms', values['lease-ms']),
+    verbose: values.verbose ?? false,
   });
   const shutdown = () => {
     void agent.stop().then(() => process.exit(0));

@@ -16,7 +16,7 @@ export class ShardError extends Error {
 const FROM_ORT: Partial<Record<string, DType>> = { float32: 'float32', float64: 'float64', int32: 'int32', int64: 'int64', uint8: 'uint8' };
 
 function toOrt(t: Tensor): ort.Tensor {
-  const buf = t.data.slice().buffer;
+  const buf = new Uint8Array(t.data).buffer; // a copy: the view may be a pooled Buffer of any offset
   const dims = [...t.dims];
   switch (t.dtype) {
     case 'float32':

@@ -7,8 +7,8 @@ import { type Tensor, encodeTensor, sha256 } from '@weai/tensors';
 import { ShardError, type ShardExecutor } from './executor';
 
 /** Deliveries of one work item (lease expiries on dead nodes) before it is reported as failing. */
-export const MAX_LEASES = 5;
-/** The lease on a work item; extended with in-progress acks every third of it while the shard runs. */
+export const MAX_LEASES = 20;
+/** The default lease on a work item; extended with in-progress acks every third of it while the shard runs. */
 export const LEASE_MS = 15_000;
 
 /** What the worker tells the agent about (logs, status, tests). */
@@ -30,6 +30,8 @@ export interface WorkerOptions {
   readonly slots: number;
   /** Jobs that no longer want results (the scheduler's job-status bucket). */
   readonly jobStatus?: KV;
+  /** Lease on a work item (the shared consumer's ack wait, set by whichever node creates it first). */
+  readonly leaseMs?: number;
   /** Changes an output before it is reported: used by tests to play a cheating node. */
   readonly tamper?: (output: Tensor) => Tensor;
   readonly onEvent?: (event: WorkerEvent) => void;
@@ -86,7 +88,7 @@ export class ShardWorker {
   async start(): Promise<void> {
     for (const cls of this.options.classes) {
       const durable = `shards-${cls.replace(/\./g, '_')}`;
-      await ensureShardConsumer(this.options.jsm, durable, shardSubject(cls));
+      await ensureShardConsumer(this.options.jsm, durable, shardSubject(cls), this.options.leaseMs ?? LEASE_MS);
       const consumer = await this.options.js.consumers.get(SHARDS_STREAM, durable);
       const messages = await consumer.consume({ max_messages: this.options.slots });
       this.subscriptions.push(messages);
@@ -161,7 +163,7 @@ export class ShardWorker {
     }
     if (this.done.has(key)) {
       // Another replica of a shard this node already ran: it must come from another node.
-      msg.nak(1000);
+      msg.nak(250);
       return;
     }
     if (msg.info.deliveryCount > MAX_LEASES) {
@@ -171,7 +173,7 @@ export class ShardWorker {
     }
     this.running.set(msg, work);
     this.options.onEvent?.({ kind: 'started', jobId: work.jobId, shard: work.shard, replica: work.replica });
-    const keepAlive = setInterval(() => this.running.has(msg) && msg.working(), LEASE_MS / 3);
+    const keepAlive = setInterval(() => this.running.has(msg) && msg.working(), (this.options.leaseMs ?? LEASE_MS) / 3);
     try {
       const input = work.inputRef ? await this.options.objects.get(work.input) : msg.data;
       if (!input || sha256(input) !== work.input) throw new ShardError('shard input does not match its hash', true);
@@ -231,7 +233,7 @@ export class ShardWorker {
 }
 
 /** The shared work-queue consumer of one capability class (every node of the class pulls from it). */
-export async function ensureShardConsumer(jsm: JetStreamManager, durable: string, subject: string): Promise<void> {
+export async function ensureShardConsumer(jsm: JetStreamManager, durable: string, subject: string, leaseMs = LEASE_MS): Promise<void> {
   try {
     await jsm.consumers.info(SHARDS_STREAM, durable);
   } catch {
@@ -241,7 +243,7 @@ export async function ensureShardConsumer(jsm: JetStreamManager, durable: string
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.All,
         filter_subject: subject,
-        ack_wait: LEASE_MS * 1_000_000,
+        ack_wait: leaseMs * 1_000_000,
         max_deliver: -1,
         max_ack_pending: 10_000,
       })

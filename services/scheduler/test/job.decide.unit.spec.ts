@@ -129,6 +129,12 @@ describe('job decider', () => {
       spec_.given(given).when(cmd({ type: 'RecordResult', data: result({ replica: 1 }) })).then([]);
     });
 
+    it('does not use a quarantined node\'s result: the replica runs again elsewhere', () => {
+      spec_.given(started()).when(cmd({ type: 'RecordResult', data: result({ nodeQuarantined: true, nodeTrusted: true }) })).then([
+        out('ShardDispatched', { ...shard0, replica: 0, attempt: 2 }),
+      ]);
+    });
+
     it('fails the shard and the job when no majority appears within the replica limit', () => {
       const rs = [0, 1, 2].map((i) => result({ replica: i, nodeId: `n${i}`, ownerId: `o${i}`, outputHash: H(String(i + 1)) }));
       const given = [

@@ -7,7 +7,21 @@ import { CLOCK, type Clock } from '@weai/runtime';
 import { z } from 'zod';
 import { JobRepository } from '../application/job.repository';
 import { commandMetadata } from '../application/metadata';
-import { checkSubmission } from '../application/submission';
+import { DEFAULT_LIMITS, type SubmissionLimits, checkSubmission } from '../application/submission';
+
+/** Submission limits: SCHEDULER_MAX_MODEL_BYTES, SCHEDULER_MAX_INPUT_BYTES, SCHEDULER_MAX_SHARDS. */
+export function limitsFromEnv(env: NodeJS.ProcessEnv): SubmissionLimits {
+  const read = (name: string, fallback: number) => {
+    const v = Number(env[name] ?? fallback);
+    if (!Number.isSafeInteger(v) || v < 1) throw new Error(`${name} must be a positive integer`);
+    return v;
+  };
+  return {
+    maxModelBytes: read('SCHEDULER_MAX_MODEL_BYTES', DEFAULT_LIMITS.maxModelBytes),
+    maxInputBytes: read('SCHEDULER_MAX_INPUT_BYTES', DEFAULT_LIMITS.maxInputBytes),
+    maxShards: read('SCHEDULER_MAX_SHARDS', DEFAULT_LIMITS.maxShards),
+  };
+}
 import type { JobState } from '../domain/job';
 import { CONTENT_STORE } from './tokens';
 
@@ -25,7 +39,7 @@ export class JobsMessageController {
   @OnRequest(JOB_RPC.submit, { queue: 'scheduler' })
   async submit(@Payload() body: unknown): Promise<JobStatus> {
     const now = this.clock.now();
-    const { request, spec } = await checkSubmission(body, this.objects, now);
+    const { request, spec } = await checkSubmission(body, this.objects, now, limitsFromEnv(process.env));
     const { state } = await this.jobs.execute(request.jobId, {
       type: 'SubmitJob',
       data: { jobId: request.jobId, partnerId: request.partnerId, spec },

@@ -33,23 +33,33 @@ export class JobRepository {
 
   /** Decides and appends one command, one at a time per job, re-deciding on a concurrent write. */
   execute(jobId: string, command: JobCommand): Promise<{ events: JobEvent[]; state: JobState }> {
+    return this.executeWith(jobId, async () => command);
+  }
+
+  /**
+   * Like `execute`, but the command is built from the job's state inside the job's turn, so what
+   * it is built from (the other results of a shard) cannot change before it is decided.
+   */
+  executeWith(jobId: string, build: (state: JobState) => Promise<JobCommand | undefined>): Promise<{ events: JobEvent[]; state: JobState }> {
     const previous = this.queues.get(jobId) ?? Promise.resolve();
-    const run = previous.catch(() => undefined).then(() => this.executeNow(jobId, command));
+    const run = previous.catch(() => undefined).then(() => this.executeNow(jobId, build));
     this.queues.set(jobId, run);
     void run.finally(() => this.queues.get(jobId) === run && this.queues.delete(jobId)).catch(() => undefined);
     return run;
   }
 
-  private async executeNow(jobId: string, command: JobCommand): Promise<{ events: JobEvent[]; state: JobState }> {
+  private async executeNow(jobId: string, build: (state: JobState) => Promise<JobCommand | undefined>): Promise<{ events: JobEvent[]; state: JobState }> {
     for (let attempt = 0; ; attempt++) {
       const cached = await this.refresh(jobId);
+      const command = await build(cached.state);
+      if (!command) return { events: [], state: cached.state };
       const decided = decideJob(command, cached.state) as unknown as Decided<JobEvent>[];
       if (decided.length === 0) return { events: [], state: cached.state };
       const events = withMetadata<JobEvent>(decided, command.metadata);
       try {
         const result = await this.store.append(toJobStreamId(jobId), events, cached.revision === -1 ? 'no_stream' : cached.revision);
-        cached.state = events.reduce(evolveJob, cached.state);
-        cached.revision = result.nextExpectedRevision;
+        const first = result.nextExpectedRevision - events.length + 1;
+        events.forEach((e, i) => this.apply(cached, e, first + i));
         return { events, state: cached.state };
       } catch (error) {
         if (!(error instanceof WrongExpectedRevisionError) || attempt >= 5) throw error;
@@ -64,10 +74,17 @@ export class JobRepository {
       this.cache.set(jobId, cached);
     }
     const fresh = await this.store.readStream(toJobStreamId(jobId), { fromRevision: cached.revision + 1 });
-    for (const e of fresh) {
-      cached.state = evolveJob(cached.state, e as unknown as JobEvent);
-      cached.revision = e.revision;
-    }
+    for (const e of fresh) this.apply(cached, e as unknown as JobEvent, e.revision);
     return cached;
+  }
+
+  /**
+   * Folds one event into the cache unless it is already in: a read outside the job's turn
+   * (a status query, the dispatcher) may fold an event just appended before the writer does.
+   */
+  private apply(cached: Cached, event: JobEvent, revision: number): void {
+    if (revision <= cached.revision) return;
+    cached.state = evolveJob(cached.state, event);
+    cached.revision = revision;
   }
 }

@@ -71,24 +71,31 @@ export class ResultHandler {
     }
     const node = await this.nodes.get(h.nodeId);
     if (!node) throw new Error(`node ${h.nodeId} is not known yet; retrying`);
-    const agreesWith: number[] = [];
-    for (const earlier of shard.results) {
-      const other = await this.replicaOutput(h.jobId, h.shardIndex, earlier.replica);
-      if (other && agreeWithin(output, other, state.spec.redundancy.tolerance)) agreesWith.push(earlier.replica);
-    }
     this.outputs.set(`${h.jobId}.${h.shardIndex}.${h.replica}`, output);
-    const { state: after } = await this.jobs.execute(h.jobId, {
-      type: 'RecordResult',
-      data: {
-        ...h,
-        ownerId: node.ownerId,
-        outputHash,
-        computeMs: Math.max(0, Number(msg.headers?.get(RESULT_HEADERS.computeMs)) || 0),
-        agreesWith,
-        nodeTrusted: node.consecutiveValid >= TRUST_AFTER_VALID && !node.quarantined,
-        spotCheckDraw: randomInt(0, 1_000_000) / 1_000_000,
-      },
-      metadata: meta,
+    const { state: after } = await this.jobs.executeWith(h.jobId, async (current) => {
+      if (current.status !== 'running') return undefined;
+      const pending = current.shards[h.shardIndex];
+      if (!pending || pending.phase !== 'pending') return undefined;
+      // Compared inside the job's turn: a replica decided meanwhile is compared too.
+      const agreesWith: number[] = [];
+      for (const earlier of pending.results) {
+        const other = await this.replicaOutput(h.jobId, h.shardIndex, earlier.replica);
+        if (other && agreeWithin(output, other, current.spec.redundancy.tolerance)) agreesWith.push(earlier.replica);
+      }
+      return {
+        type: 'RecordResult',
+        data: {
+          ...h,
+          ownerId: node.ownerId,
+          outputHash,
+          computeMs: Math.max(0, Number(msg.headers?.get(RESULT_HEADERS.computeMs)) || 0),
+          agreesWith,
+          nodeTrusted: node.consecutiveValid >= TRUST_AFTER_VALID && !node.quarantined,
+          spotCheckDraw: randomInt(0, 1_000_000) / 1_000_000,
+          nodeQuarantined: node.quarantined,
+        },
+        metadata: meta,
+      };
     });
     if (after.status !== 'running' || after.shards[h.shardIndex]?.phase !== 'pending') {
       for (let r = 0; r < 16; r++) this.outputs.delete(`${h.jobId}.${h.shardIndex}.${r}`);

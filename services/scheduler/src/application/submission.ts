@@ -24,8 +24,8 @@ export class JobRejectedError extends DomainError {
 
 /** An ONNX Runtime tensor over WEAT bytes (copied, so alignment is never a problem). */
 export function toOrtTensor(t: Tensor): ort.Tensor {
-  const copy = t.data.slice();
-  const buf = copy.buffer;
+  // A copy: the bytes may be a view into a pooled Buffer, at any offset.
+  const buf = new Uint8Array(t.data).buffer;
   const dims = [...t.dims];
   switch (t.dtype) {
     case 'float32':

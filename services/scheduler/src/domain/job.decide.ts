@@ -19,6 +19,8 @@ export interface ResultReport {
   readonly nodeTrusted: boolean;
   /** A uniform draw in [0, 1) for the spot check, drawn by the caller (domain code draws nothing). */
   readonly spotCheckDraw: number;
+  /** The node is quarantined: its result is not used, and the replica is run again elsewhere. */
+  readonly nodeQuarantined?: boolean;
 }
 
 export type JobCommand =
@@ -59,6 +61,7 @@ function decideResult(s: Running, r: ResultReport): Decided[] {
   if (shard.phase !== 'pending') return [];
   if (shard.results.some((x) => x.nodeId === r.nodeId || x.replica === r.replica)) return [];
   const k = s.spec.redundancy.replicas;
+  if (r.nodeQuarantined) return [{ type: 'ShardDispatched', data: { ...ref(s, r.shardIndex), replica: r.replica, attempt: (shard.attempts[r.replica] ?? 1) + 1 } }];
   if (shard.results.some((x) => x.ownerId === r.ownerId)) {
     // The same owner cannot confirm their own result: ask for another replica instead.
     if (shard.replicas >= maxReplicas(k)) return failShard(s, r.shardIndex, 'no nodes of different owners took its replicas', { replica: r.replica });
