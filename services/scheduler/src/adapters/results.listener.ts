@@ -36,6 +36,8 @@ export class ResultsListener implements OnApplicationBootstrap, OnApplicationShu
       handler: (msg) => this.handler.handle(msg),
       concurrency: 32,
       maxDeliver: 8,
+      // Handlers extend their lease while they run, so a short one only shortens recovery after a crash.
+      ackWaitMs: 10_000,
       onError: (e) => this.logger.warn(`result: ${(e as Error).message}`),
       onParked: (msg, reason) => this.logger.warn(`parked result ${msg.seq}: ${reason}`),
     });
