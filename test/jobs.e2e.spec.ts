@@ -120,6 +120,12 @@ describe('the main job survives failures (e2e)', () => {
     await net?.stop();
   });
 
+  it('fails a job whose deadline passes, with the reason', async () => {
+    const submitted = await partner.submit(await partner.uploadModel(model), await partner.uploadDataset(dataset(8, 64)), job({ deadline: new Date(Date.now() + 2000).toISOString() }));
+    const outcome = await partner.follow(submitted.jobId);
+    expect(outcome).toMatchObject({ status: 'failed', reason: expect.stringMatching(/deadline .* passed with 0 of 2 shards validated/) });
+  });
+
   it('runs a shard elsewhere when its agent is killed mid-shard', async () => {
     // A model slow enough (a few hundred ms a shard) that the kill lands inside one.
     const slow = referenceMlp({ inputs: 256, hidden: 4096, outputs: 16 });

@@ -13,6 +13,7 @@ import { CreateSchedulerNodes1764400000000, NodeDirectory, NodeRecordEntity } fr
 import { ResultHandler } from './application/results';
 import { JobEventsMessageController } from './adapters/job-events.message.controller';
 import { JobsMessageController } from './adapters/jobs.message.controller';
+import { DeadlineWatcher } from './adapters/deadline.watcher';
 import { ResultsListener } from './adapters/results.listener';
 import { CONTENT_STORE, JOB_STATUS_KV } from './adapters/tokens';
 
@@ -34,6 +35,7 @@ const providers: Provider[] = [
     inject: [JobRepository, NodeDirectory, BUS, CONTENT_STORE],
   },
   ResultsListener,
+  DeadlineWatcher,
 ];
 
 /** The scheduler service: jobs from submission to integrated output. */
