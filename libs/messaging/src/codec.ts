@@ -9,7 +9,7 @@ import {
   eventSubject,
   scopeOf,
   upcast,
-  validateEvent,
+  validateEventData,
 } from '@weai/contracts';
 import type { RecordedEvent } from '@weai/eventstore';
 
@@ -69,7 +69,7 @@ export function decodeEvent(msg: Pick<JsMsg, 'data' | 'seq' | 'info'>): Received
   const envelope = parsed.data;
   let event: WeaiEvent;
   try {
-    event = validateEvent({ type: envelope.type, data: upcast(envelope.type, envelope.schemaVersion, envelope.data), metadata: envelope.metadata });
+    event = validateEventData(envelope.type, upcast(envelope.type, envelope.schemaVersion, envelope.data), envelope.metadata);
   } catch (error) {
     throw new MalformedMessageError(`message ${msg.seq}: ${(error as Error).message}`);
   }

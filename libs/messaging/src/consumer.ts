@@ -100,18 +100,31 @@ export async function runDurableConsumer<T>(options: DurableConsumerOptions<T>):
       await parkIt(msg, error instanceof MalformedMessageError ? error.message : `cannot decode: ${(error as Error).message}`);
       return;
     }
-    const keepAlive = setInterval(() => msg.working(), Math.max(100, ackWaitMs / 3));
+    inProgress.set(msg, performance.now());
     try {
       await options.handler(input, msg);
-      clearInterval(keepAlive);
+      inProgress.delete(msg);
       msg.ack();
     } catch (error) {
-      clearInterval(keepAlive);
+      inProgress.delete(msg);
       options.onError?.(error, msg);
       if (msg.info.deliveryCount >= maxDeliver) await parkIt(msg, `failed ${maxDeliver} times, last: ${(error as Error)?.message ?? String(error)}`);
       else msg.nak(backoff(msg.info.deliveryCount));
     }
   };
+
+  // One timer for the consumer, not one per message: it extends the lease of every message whose
+  // handler has run for a third of the ack wait.
+  const inProgress = new Map<JsMsg, number>();
+  const keepAlive = setInterval(() => {
+    const due = performance.now() - ackWaitMs / 3;
+    for (const [msg, since] of inProgress) {
+      if (since <= due) {
+        msg.working();
+        inProgress.set(msg, performance.now());
+      }
+    }
+  }, Math.max(50, ackWaitMs / 6));
 
   const active = new Set<Promise<void>>();
   const done = (async () => {
@@ -121,7 +134,7 @@ export async function runDurableConsumer<T>(options: DurableConsumerOptions<T>):
       if (active.size >= concurrency) await Promise.race(active);
     }
     await Promise.all(active);
-  })();
+  })().finally(() => clearInterval(keepAlive));
 
   return {
     done,
