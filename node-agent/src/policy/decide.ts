@@ -167,10 +167,15 @@ export function decideGpuAction(input: PolicyInput): PolicyDecision {
   return decision({ rule: 'allowed', reason: allowedReason(facts) }, input, facts.lastOtherGpuUser);
 }
 
+/** The processes that mean someone else uses a GPU: neither the agent's (by PID) nor ignored by name. */
+export function otherGpuUsers(processes: readonly GpuProcess[], agentPids: ReadonlySet<number>, settings: OwnerSettings): GpuProcess[] {
+  const ignored = new Set(settings.ignoredProcessNames.map((n) => n.toLowerCase()));
+  return processes.filter((p) => !agentPids.has(p.pid) && !(p.name !== null && ignored.has(p.name.toLowerCase())));
+}
+
 function gatherFacts(input: PolicyInput): Facts {
   const { gpu, settings, agentPids, now, state } = input;
-  const ignored = new Set(settings.ignoredProcessNames.map((n) => n.toLowerCase()));
-  const others = gpu.processes.filter((p) => !agentPids.has(p.pid) && !(p.name !== null && ignored.has(p.name.toLowerCase())));
+  const others = otherGpuUsers(gpu.processes, agentPids, settings);
   let lastOtherGpuUser = state.lastOtherGpuUser;
   if (others.length > 0) lastOtherGpuUser = { at: now, who: describeProcesses(others) };
   else if (input.fullScreenApp === true) lastOtherGpuUser = { at: now, who: 'a full-screen app' };
@@ -278,7 +283,8 @@ function decision(verdict: NonNullable<Verdict>, input: PolicyInput, lastOtherGp
   return { action, rule: verdict.rule, reason: verdict.reason, nextState: nextState(action, input, lastOtherGpuUser) };
 }
 
-function nextState(action: PolicyAction, { state, now }: PolicyInput, lastOtherGpuUser: OtherGpuUserSeen | null): PolicyState {
+/** The state after an action: `since` is kept while the status does not change. */
+export function nextState(action: PolicyAction, { state, now }: Pick<PolicyInput, 'state' | 'now'>, lastOtherGpuUser: OtherGpuUserSeen | null): PolicyState {
   switch (action) {
     case 'work':
       return { status: 'working', since: state.status === 'working' ? state.since : now, lastOtherGpuUser };
@@ -292,7 +298,7 @@ function nextState(action: PolicyAction, { state, now }: PolicyInput, lastOtherG
 }
 
 /** "game.exe (pid 4242)", "a (pid 1) and b (pid 2)", "a (pid 1), b (pid 2), c (pid 3) and 2 more". */
-function describeProcesses(processes: readonly GpuProcess[]): string {
+export function describeProcesses(processes: readonly GpuProcess[]): string {
   const names = processes.slice(0, 3).map((p) => (p.name ? `${p.name} (pid ${p.pid})` : `pid ${p.pid}`));
   if (processes.length > 3) return `${names.join(', ')} and ${processes.length - 3} more`;
   if (names.length <= 1) return names.join('');

@@ -1,1 +1,15 @@
-export {};
+import { gatewayConfigFromEnv } from './config';
+import { startGateway } from './app';
+
+async function main(): Promise<void> {
+  const gateway = await startGateway(gatewayConfigFromEnv(process.env));
+  process.stdout.write(`gateway ready on ${gateway.url}\n`);
+  const close = () => void gateway.close().finally(() => process.exit(0));
+  process.once('SIGTERM', close);
+  process.once('SIGINT', close);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`gateway failed to start: ${(error as Error).message ?? String(error)}\n`);
+  process.exit(1);
+});
