@@ -33,7 +33,7 @@ export class HeartbeatListener implements OnApplicationBootstrap, OnApplicationS
     this.messages = await consumer.consume({ max_messages: 1024 });
     const messages = this.messages;
     this.pump = (async () => {
-      for await (const m of messages) this.monitor.onHeartbeat(m.subject, m.data);
+      for await (const m of messages) this.monitor.onHeartbeat(m.subject, m.data, Math.floor(m.info.timestampNanos / 1e6), m.info.pending === 0);
     })().catch((e: unknown) => this.logger.error(`heartbeat consumer stopped: ${String(e)}`));
     this.monitor.start();
   }

@@ -31,6 +31,10 @@ export class LivenessMonitor {
   private readonly nodes = new Map<string, Seen>();
   private readonly unknown = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
+  /** Server time of the newest heartbeat read, and whether nothing was waiting behind it. */
+  private readUpTo = 0;
+  private caughtUp = true;
+  private readonly decoder = new TextDecoder();
 
   constructor(
     private readonly commands: NodeCommands,
@@ -53,11 +57,18 @@ export class LivenessMonitor {
     await Promise.all([...this.nodes.values()].map((n) => n.busy));
   }
 
-  /** Handles one heartbeat message (raw bytes from `weai.hb.<nodeId>`). Never throws. */
-  onHeartbeat(subject: string, data: Uint8Array): void {
+  /**
+   * Handles one heartbeat message (raw bytes from `weai.hb.<nodeId>`). Never throws.
+   * `receivedAt` is when the server stored it and `caughtUp` whether no heartbeat waits behind it:
+   * silence is then measured in server time, so a service that falls behind (a whole fleet
+   * starting at once) never takes its own backlog for dead nodes.
+   */
+  onHeartbeat(subject: string, data: Uint8Array, receivedAt = this.options.now().getTime(), caughtUp = true): void {
+    this.readUpTo = Math.max(this.readUpTo, receivedAt);
+    this.caughtUp = caughtUp;
     let hb: Heartbeat;
     try {
-      const parsed = HeartbeatSchema.safeParse(JSON.parse(new TextDecoder().decode(data)));
+      const parsed = HeartbeatSchema.safeParse(JSON.parse(this.decoder.decode(data)));
       if (!parsed.success || subject !== `weai.hb.${parsed.data.nodeId}`) throw new Error('malformed');
       hb = parsed.data;
     } catch {
@@ -65,6 +76,7 @@ export class LivenessMonitor {
       return;
     }
     const now = this.options.now().getTime();
+    const seenAt = Math.min(receivedAt, now);
     const retryUnknownAt = this.unknown.get(hb.nodeId);
     if (retryUnknownAt !== undefined && now < retryUnknownAt) {
       this.counters.unknownNodes++;
@@ -73,10 +85,10 @@ export class LivenessMonitor {
     this.counters.heartbeats++;
     let seen = this.nodes.get(hb.nodeId);
     if (!seen) {
-      seen = { lastSeen: now, online: false, allowsWork: undefined, reason: undefined, busy: undefined };
+      seen = { lastSeen: seenAt, online: false, allowsWork: undefined, reason: undefined, busy: undefined };
       this.nodes.set(hb.nodeId, seen);
     }
-    seen.lastSeen = now;
+    seen.lastSeen = Math.max(seen.lastSeen, seenAt);
     if (seen.online && seen.allowsWork === hb.allowsWork) return;
     seen.online = true;
     seen.allowsWork = hb.allowsWork;
@@ -86,7 +98,8 @@ export class LivenessMonitor {
 
   /** Marks every node silent for longer than the offline period as offline. */
   async sweep(): Promise<void> {
-    const now = this.options.now().getTime();
+    // Behind on heartbeats: judge silence only up to the newest one read.
+    const now = this.caughtUp ? this.options.now().getTime() : this.readUpTo;
     for (const [nodeId, seen] of this.nodes) {
       if (!seen.online || now - seen.lastSeen <= this.options.offlineAfterMs) continue;
       seen.online = false;
