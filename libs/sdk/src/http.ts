@@ -66,6 +66,7 @@ export class PartnerHttpClient {
   private readonly baseUrl: string;
   private readonly fetch: typeof fetch;
 
+  /** A client for one partner; nothing is sent until the first call. */
   constructor(private readonly options: PartnerHttpClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.fetch = options.fetch ?? globalThis.fetch;
@@ -170,7 +171,11 @@ export class PartnerHttpClient {
 
   private async json<T>(method: string, path: string, body?: { body: Uint8Array | string; contentType: string }): Promise<T> {
     const res = await this.send(method, path, { accept: 'application/json', ...body });
-    return (await res.json()) as T;
+    try {
+      return (await res.json()) as T;
+    } catch (error) {
+      throw new PartnerApiError(res.status, 'bad-response', `${method} ${path}: the answer is not JSON (${(error as Error).message})`);
+    }
   }
 
   /** One request; a non-2xx answer or a failure to get one becomes a PartnerApiError. */

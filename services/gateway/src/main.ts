@@ -4,7 +4,14 @@ import { startGateway } from './app';
 async function main(): Promise<void> {
   const gateway = await startGateway(gatewayConfigFromEnv(process.env));
   process.stdout.write(`gateway ready on ${gateway.url}\n`);
-  const close = () => void gateway.close().finally(() => process.exit(0));
+  const close = () =>
+    void gateway.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`gateway did not close cleanly: ${(error as Error).message ?? String(error)}\n`);
+        process.exit(1);
+      },
+    );
   process.once('SIGTERM', close);
   process.once('SIGINT', close);
 }

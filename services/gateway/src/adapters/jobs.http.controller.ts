@@ -1,0 +1,56 @@
+import { Controller, Get, HttpCode, Param, Post, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Id } from '@weai/contracts';
+import { JobsService } from '../application/jobs.service';
+import { PartnerAuthGuard, PartnerId } from '../auth/partner-auth.guard';
+import { JsonBody, ParamPipe } from '../http/body';
+import { CancelJobBody, ERROR_RESPONSE, JobStatusSchema, SubmitJobBody, openApiSchema } from '../http/schemas';
+
+const status = openApiSchema(JobStatusSchema);
+/** Validates the `:jobId` of a path. */
+export const JobIdParam = new ParamPipe('jobId', Id);
+/** The OpenAPI description of `:jobId`. */
+export const JOB_ID = { name: 'jobId', description: 'the id the job was submitted with', schema: openApiSchema(Id) };
+
+/** Job commands and queries: submit, status, cancel. */
+@ApiTags('jobs')
+@ApiBearerAuth()
+@ApiResponse({ status: 401, description: 'missing or wrong API key', ...ERROR_RESPONSE })
+@UseGuards(PartnerAuthGuard)
+@Controller('v1/jobs')
+export class JobsHttpController {
+  constructor(private readonly jobs: JobsService) {}
+
+  @Post()
+  @HttpCode(201)
+  @ApiOperation({ summary: 'Submit a job on uploaded objects; the scheduler checks the model against the data first' })
+  @ApiBody({ schema: openApiSchema(SubmitJobBody) })
+  @ApiResponse({ status: 201, description: 'accepted (or the same job submitted again)', schema: status })
+  @ApiResponse({ status: 400, description: 'invalid request, or the scheduler refused the job (job.rejected)', ...ERROR_RESPONSE })
+  @ApiResponse({ status: 409, description: 'the job id is already used by a different job', ...ERROR_RESPONSE })
+  @ApiResponse({ status: 503, description: 'the scheduler is not answering', ...ERROR_RESPONSE })
+  submit(@PartnerId() partnerId: string, @JsonBody(SubmitJobBody) body: SubmitJobBody) {
+    return this.jobs.submit(partnerId, body);
+  }
+
+  @Get(':jobId')
+  @ApiOperation({ summary: 'Where a job stands' })
+  @ApiParam(JOB_ID)
+  @ApiResponse({ status: 200, schema: status })
+  @ApiResponse({ status: 404, description: 'no such job of this partner', ...ERROR_RESPONSE })
+  get(@PartnerId() partnerId: string, @Param('jobId', JobIdParam) jobId: string) {
+    return this.jobs.status(partnerId, jobId);
+  }
+
+  @Post(':jobId/cancel')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Cancel a running job' })
+  @ApiParam(JOB_ID)
+  @ApiBody({ schema: openApiSchema(CancelJobBody) })
+  @ApiResponse({ status: 200, schema: status })
+  @ApiResponse({ status: 404, description: 'no such job of this partner', ...ERROR_RESPONSE })
+  @ApiResponse({ status: 409, description: 'the job already ended', ...ERROR_RESPONSE })
+  cancel(@PartnerId() partnerId: string, @Param('jobId', JobIdParam) jobId: string, @JsonBody(CancelJobBody) body: CancelJobBody) {
+    return this.jobs.cancel(partnerId, jobId, body.reason);
+  }
+}

@@ -1,0 +1,47 @@
+import 'reflect-metadata';
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { type Bus, connectBus } from '@weai/messaging';
+import type { GatewayConfig } from './config';
+import { GatewayModule } from './gateway.module';
+import { buildOpenApi, serveOpenApi } from './openapi';
+
+/** A running gateway: its Nest app and NATS connection. */
+export interface RunningGateway {
+  readonly app: INestApplication;
+  readonly bus: Bus;
+  /** Where it listens, e.g. http://127.0.0.1:8080. */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to NATS, builds the app, serves the OpenAPI document and listens. No body parser is
+ * installed: each route reads its own body with its own limit, after authentication.
+ */
+export async function startGateway(config: GatewayConfig): Promise<RunningGateway> {
+  const bus = await connectBus({ servers: config.natsServers, name: 'weai-gateway' });
+  let app: NestExpressApplication | undefined;
+  try {
+    app = await NestFactory.create<NestExpressApplication>(GatewayModule.create(config, bus), { bodyParser: false, logger: ['error', 'warn'] });
+    app.disable('x-powered-by');
+    serveOpenApi(app, buildOpenApi(app));
+    await app.listen(config.port, config.host);
+  } catch (error) {
+    await app?.close();
+    await bus.close();
+    throw error;
+  }
+  const address = app.getHttpServer().address() as { port: number };
+  const running = app;
+  return {
+    app: running,
+    bus,
+    url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${address.port}`,
+    async close() {
+      await running.close();
+      await bus.close();
+    },
+  };
+}
