@@ -1,0 +1,2 @@
+/** DI token of the service's projection runners. */
+export const PROJECTIONS = Symbol('PROJECTIONS');
