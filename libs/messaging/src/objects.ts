@@ -1,7 +1,11 @@
-import { Objm, type ObjectStore } from '@nats-io/obj';
+import { Objm, type ObjectStore, setSha256Backend } from '@nats-io/obj';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { OBJECT_BUCKET } from '@weai/contracts';
 import { sha256 } from '@weai/tensors';
+
+// The object store verifies chunks with SHA-256; its default is pure JavaScript, which cost the
+// agent and the scheduler seconds of CPU per job (bench:jobs). Node's native hash is exact and fast.
+setSha256Backend('native');
 
 /** An object whose bytes do not hash to its name: corrupt or forged; never used. */
 export class ObjectIntegrityError extends Error {

@@ -19,6 +19,9 @@ export class Integrator {
   ) {}
 
   async integrateIfDone(jobId: string): Promise<string | undefined> {
+    // Most ShardValidated events arrive while shards are still missing: the memory says so at no cost.
+    const held = this.jobs.peek(jobId);
+    if (held && held.status === 'running' && held.validated < held.shards.length) return undefined;
     const state = await this.jobs.load(jobId);
     if (state.status !== 'running' || state.validated !== state.shards.length || state.shards.length === 0) return undefined;
     const wanted = new Map<string, number>();

@@ -26,6 +26,11 @@ export class JobRepository {
     return (await this.refresh(jobId)).state;
   }
 
+  /** The state held in memory, without asking the store (undefined when the job is not held). */
+  peek(jobId: string): JobState | undefined {
+    return this.cache.get(jobId)?.state;
+  }
+
   /** Jobs held in memory, for timers such as the deadline check. */
   cached(): IterableIterator<[string, { state: JobState }]> {
     return this.cache.entries();
