@@ -5,7 +5,9 @@ import { sha256 } from '@weai/tensors';
 
 // The object store verifies chunks with SHA-256; its default is pure JavaScript, which cost the
 // agent and the scheduler seconds of CPU per job (bench:jobs). Node's native hash is exact and fast.
-setSha256Backend('native');
+// Jest's module sandbox cannot run the dynamic import the native backend loads with, so test
+// processes keep the default (the services and agents they start run with the native one).
+if (!process.env['JEST_WORKER_ID']) setSha256Backend('native');
 
 /** An object whose bytes do not hash to its name: corrupt or forged; never used. */
 export class ObjectIntegrityError extends Error {
