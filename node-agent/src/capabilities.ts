@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Capabilities } from '@weai/contracts';
-import { benchmarkScore, cudaUsable } from './onnx/benchmark';
+import type { GpuDetection } from './gpu/types';
+import { probeRuntime } from './executor';
 
 /** A GPU as the capability report needs it (the GPU telemetry module supplies these). */
 export interface DetectedGpu {
@@ -15,6 +16,22 @@ export interface DetectedSystem {
   driverVersion: string;
   cudaVersion: string;
 }
+
+/**
+ * The capability report's view of a detection: GPUs whose compute capability the driver did not
+ * give are left out (no CUDA class can be derived for them).
+ */
+export function systemFromDetection(detection: GpuDetection): DetectedSystem {
+  if (detection.mode === 'cpu-only') return { gpus: [], driverVersion: '', cudaVersion: '' };
+  return {
+    gpus: detection.gpus.flatMap((g) => (g.computeCapability === null ? [] : [{ name: g.name, vramTotalMb: g.vramTotalMb, computeCapability: g.computeCapability }])),
+    driverVersion: detection.system.driverVersion,
+    cudaVersion: detection.system.cudaVersion ?? '',
+  };
+}
+
+/** Measures CUDA and the benchmark score; by default in a runner process ({@link probeRuntime}). */
+export type RuntimeProbe = (tryCuda: boolean) => Promise<{ cuda: { usable: boolean; reason?: string }; score: number }>;
 
 function cpuFlags(): string[] {
   if (process.platform !== 'linux') return [];
@@ -35,16 +52,16 @@ function osFamily(): Capabilities['os'] {
 
 /**
  * Measures what this node can run. CUDA is reported only when ONNX Runtime actually created a
- * CUDA session; a machine without an NVIDIA GPU reports itself honestly as CPU-only.
+ * CUDA session; a machine without an NVIDIA GPU, or whose ONNX Runtime has no CUDA, reports its
+ * GPUs (what the telemetry found) but only the `cpu` execution provider.
  */
-export async function detectCapabilities(system: DetectedSystem): Promise<{ capabilities: Omit<Capabilities, 'capabilityClasses'>; cudaProblem?: string }> {
-  const cuda = system.gpus.length > 0 ? await cudaUsable() : { usable: false, reason: 'no NVIDIA GPU found' };
-  const provider = cuda.usable ? 'cuda' : 'cpu';
+export async function detectCapabilities(system: DetectedSystem, probe: RuntimeProbe = probeRuntime): Promise<{ capabilities: Omit<Capabilities, 'capabilityClasses'>; cudaProblem?: string }> {
+  const { cuda, score } = await probe(system.gpus.length > 0);
   return {
     capabilities: {
       os: osFamily(),
       cpuFlags: cpuFlags(),
-      gpus: system.gpus.map((g) => ({
+      gpus: system.gpus.slice(0, 16).map((g) => ({
         model: g.name.slice(0, 128),
         vramMb: g.vramTotalMb,
         computeCapability: g.computeCapability,
@@ -52,7 +69,7 @@ export async function detectCapabilities(system: DetectedSystem): Promise<{ capa
         cudaVersion: system.cudaVersion.slice(0, 32),
       })),
       executionProviders: cuda.usable ? ['cuda', 'cpu'] : ['cpu'],
-      benchmarkScore: await benchmarkScore(provider),
+      benchmarkScore: score,
     },
     ...(cuda.usable ? {} : { cudaProblem: cuda.reason }),
   };

@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { type Capabilities, type Heartbeat, NODE_RPC, heartbeatSubject } from '@weai/contracts';
+import { type Capabilities, type Heartbeat, NODE_RPC, REWARDS_RPC, heartbeatSubject } from '@weai/contracts';
 import { type NodeIdentity, signRequest } from './identity';
 
 /** The control plane refused a request; `code` says why ("auth.failed", "node.payout-change", …). */
@@ -42,6 +42,11 @@ export class ControlPlane {
     // The classes are derived by the control plane; the agent sends a placeholder the schema accepts.
     const payload = { kind: 'capabilities', nodeId, capabilities: { ...capabilities, capabilityClasses: ['cpu.generic'] }, issuedAt: now.toISOString() };
     return request(this.nc, NODE_RPC.capabilities, signRequest(this.identity, payload));
+  }
+
+  /** The owner's WEBI balance at the rewards service (base units, 10^-18 WEBI, as decimal strings). */
+  balance(ownerId: string): Promise<{ available: string; inFlight: string }> {
+    return request(this.nc, REWARDS_RPC.balance, { ownerId });
   }
 
   /** Publishes one heartbeat (fire and forget: the telemetry stream keeps the last one per node). */

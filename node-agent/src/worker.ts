@@ -1,8 +1,8 @@
 import { headers as natsHeaders } from '@nats-io/transport-node';
-import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, type Consumer, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { INLINE_LIMIT_BYTES, RESULT_HEADERS, SHARDS_STREAM, WORK_HEADERS, resultSubject, shardSubject } from '@weai/contracts';
-import type { ContentStore } from '@weai/messaging';
+import type { ContentStore } from '@weai/messaging/src/objects';
 import { type Tensor, encodeTensor, sha256 } from '@weai/tensors';
 import { ShardError, type ShardExecutor } from './executor';
 
@@ -11,12 +11,46 @@ export const MAX_LEASES = 20;
 /** The default lease on a work item; extended with in-progress acks every third of it while the shard runs. */
 export const LEASE_MS = 15_000;
 
+/**
+ * The shards a node has finished or is running, shared by all its workers (lanes): replicas of
+ * one shard must come from different nodes, so a node never runs a second replica of a shard.
+ */
+export class ShardLedger {
+  private readonly done = new Set<string>();
+  private readonly active = new Set<string>();
+
+  /** Whether this node may start the shard now; if so it is marked as running. */
+  begin(key: string): boolean {
+    if (this.done.has(key) || this.active.has(key)) return false;
+    this.active.add(key);
+    return true;
+  }
+
+  /** The shard stopped running; `completed` remembers it for good. */
+  end(key: string, completed: boolean): void {
+    this.active.delete(key);
+    if (!completed) return;
+    this.done.add(key);
+    if (this.done.size > 100_000) this.done.delete(this.done.values().next().value!);
+  }
+}
+
+/** A shard being run. */
+export interface RunningShard {
+  readonly jobId: string;
+  readonly shard: number;
+  readonly replica: number;
+  /** When it started, ms since the epoch. */
+  readonly startedAt: number;
+}
+
 /** What the worker tells the agent about (logs, status, tests). */
 export type WorkerEvent =
   | { kind: 'started'; jobId: string; shard: number; replica: number }
   | { kind: 'completed'; jobId: string; shard: number; replica: number; computeMs: number }
   | { kind: 'failed'; jobId: string; shard: number; replica: number; reason: string }
-  | { kind: 'released'; jobId: string; shard: number; replica: number; reason: string };
+  | { kind: 'released'; jobId: string; shard: number; replica: number; reason: string }
+  | { kind: 'warning'; message: string };
 
 export interface WorkerOptions {
   readonly js: JetStreamClient;
@@ -35,6 +69,10 @@ export interface WorkerOptions {
   /** Changes an output before it is reported: used by tests to play a cheating node. */
   readonly tamper?: (output: Tensor) => Tensor;
   readonly onEvent?: (event: WorkerEvent) => void;
+  /** Shared by the node's workers; default: this worker's own. */
+  readonly ledger?: ShardLedger;
+  /** Why the worker takes no work until `resume()`; default: it takes work once started. */
+  readonly heldReason?: string;
 }
 
 interface Work {
@@ -69,31 +107,45 @@ function parseWork(msg: JsMsg): Work | undefined {
 
 /**
  * Takes shards from the work queue of each capability class the node serves, only while it has
- * a free slot, runs them, reports results, and acknowledges the work item last: a node that
- * dies mid-shard never acknowledges, its lease expires, and another node runs the shard.
+ * a free slot and the owner's policy lets it, runs them, reports results, and acknowledges the
+ * work item last: a node that dies mid-shard never acknowledges, its lease expires, and another
+ * node runs the shard.
+ *
+ * The policy drives it: `release(reason)` (yield now) hands back every lease at once and stops
+ * the shards' runner processes; `hold(reason)` (stay idle) lets running shards finish and takes
+ * nothing new; `resume()` takes work again. While held it does not pull from the queues at all,
+ * so an idle node costs the server and itself nothing.
  */
 export class ShardWorker {
-  private readonly subscriptions: ConsumerMessages[] = [];
-  private readonly running = new Map<JsMsg, Work>();
-  private readonly done = new Set<string>();
+  private consumers: Consumer[] = [];
+  private subscriptions: ConsumerMessages[] = [];
+  private pumps: Promise<void>[] = [];
+  private readonly running = new Map<JsMsg, { work: Work; abort: AbortController; startedAt: number }>();
+  private readonly ledger: ShardLedger;
   private free: number;
   private waiters: Array<() => void> = [];
   private paused: string | undefined;
-  private pumps: Promise<void>[] = [];
+  private started = false;
+  private stopping = false;
+  private consuming = false;
+  private switching: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: WorkerOptions) {
     this.free = options.slots;
+    this.ledger = options.ledger ?? new ShardLedger();
+    this.paused = options.heldReason;
   }
 
+  /** Makes sure the queues' consumers exist, then takes work unless held. */
   async start(): Promise<void> {
     for (const cls of this.options.classes) {
       const durable = `shards-${cls.replace(/\./g, '_')}`;
       await ensureShardConsumer(this.options.jsm, durable, shardSubject(cls), this.options.leaseMs ?? LEASE_MS);
-      const consumer = await this.options.js.consumers.get(SHARDS_STREAM, durable);
-      const messages = await consumer.consume({ max_messages: this.options.slots });
-      this.subscriptions.push(messages);
-      this.pumps.push(this.pump(messages));
+      this.consumers.push(await this.options.js.consumers.get(SHARDS_STREAM, durable));
     }
+    this.started = true;
+    this.sync();
+    await this.switching;
   }
 
   /** Shards in progress. */
@@ -101,49 +153,109 @@ export class ShardWorker {
     return this.running.size;
   }
 
+  /** The shards in progress. */
+  current(): RunningShard[] {
+    return [...this.running.values()].map(({ work, startedAt }) => ({ jobId: work.jobId, shard: work.shard, replica: work.replica, startedAt }));
+  }
+
+  /** Why the worker takes no work, or undefined while it does. */
+  heldBecause(): string | undefined {
+    return this.paused;
+  }
+
   /**
    * Stops taking work and hands back the leases of the shards in progress at once, so they run
-   * elsewhere (the owner wants the GPU back). `resume()` starts taking work again.
+   * elsewhere (the owner wants the machine back); their runner processes are stopped. Returns how
+   * many leases were handed back. `resume()` starts taking work again.
    */
   release(reason: string): number {
-    this.paused = reason;
+    this.hold(reason);
     let n = 0;
-    for (const [msg, w] of this.running) {
+    for (const [msg, { work, abort }] of this.running) {
       msg.nak();
       this.running.delete(msg);
-      this.options.onEvent?.({ kind: 'released', jobId: w.jobId, shard: w.shard, replica: w.replica, reason });
+      abort.abort(reason);
+      this.options.onEvent?.({ kind: 'released', jobId: work.jobId, shard: work.shard, replica: work.replica, reason });
       n++;
     }
     return n;
   }
 
+  /** Takes no new work; the shards in progress finish. */
+  hold(reason: string): void {
+    this.paused = reason;
+    this.waiters.splice(0).forEach((w) => w());
+    this.sync();
+  }
+
+  /** Takes work again. */
   resume(): void {
     this.paused = undefined;
     this.waiters.splice(0).forEach((w) => w());
+    this.sync();
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     this.release('agent stopping');
-    await Promise.all(this.subscriptions.map((s) => s.close()));
-    await Promise.all(this.pumps);
+    await this.switching;
+  }
+
+  /** Opens or closes the queue subscriptions to match the wanted state, one change at a time. */
+  private sync(): void {
+    this.switching = this.switching
+      .then(() => this.switchConsuming())
+      .catch((error: unknown) => {
+        // NATS unreachable, for instance: try again shortly (the policy will not ask twice).
+        this.options.onEvent?.({ kind: 'warning', message: `cannot ${this.consuming ? 'stop' : 'start'} taking work: ${(error as Error).message}` });
+        setTimeout(() => this.sync(), 1000).unref();
+      });
+  }
+
+  private async switchConsuming(): Promise<void> {
+    const want = this.started && !this.stopping && this.paused === undefined;
+    if (want && !this.consuming) {
+      this.consuming = true;
+      try {
+        for (const consumer of this.consumers) {
+          const messages = await consumer.consume({ max_messages: this.options.slots });
+          this.subscriptions.push(messages);
+          this.pumps.push(this.pump(messages));
+        }
+      } catch (error) {
+        await this.closeSubscriptions();
+        throw error;
+      }
+    } else if (!want && this.consuming) {
+      await this.closeSubscriptions();
+    }
+  }
+
+  private async closeSubscriptions(): Promise<void> {
+    this.consuming = false;
+    const subs = this.subscriptions.splice(0);
+    await Promise.all(subs.map((s) => s.close().catch(() => undefined)));
+    await Promise.all(this.pumps.splice(0));
   }
 
   private async pump(messages: ConsumerMessages): Promise<void> {
     for await (const msg of messages) {
-      while (this.free === 0 || this.paused) {
-        if (this.paused) {
-          msg.nak();
-          break;
-        }
+      while (this.free === 0 && !this.paused) {
         msg.working();
         await new Promise<void>((r) => this.waiters.push(r));
       }
-      if (this.paused) continue;
+      if (this.paused) {
+        // Delivered before the subscription closed: hand it straight back.
+        msg.nak();
+        continue;
+      }
       this.free--;
-      void this.handle(msg).finally(() => {
-        this.free++;
-        this.waiters.shift()?.();
-      });
+      void this.handle(msg)
+        .catch((error: unknown) => this.options.onEvent?.({ kind: 'warning', message: `shard handling failed: ${(error as Error).message}` }))
+        .finally(() => {
+          this.free++;
+          this.waiters.shift()?.();
+        });
     }
   }
 
@@ -161,30 +273,39 @@ export class ShardWorker {
         return;
       }
     }
-    if (this.done.has(key)) {
-      // Another replica of a shard this node already ran: it must come from another node.
-      msg.nak(250);
+    if (this.paused) {
+      msg.nak(); // held meanwhile
+      return;
+    }
+    if (!this.ledger.begin(key)) {
+      // Another replica of a shard this node runs or ran: it must come from another node. Every
+      // refusal is a delivery too, so wait longer each time, lest MAX_LEASES be spent on refusals.
+      msg.nak(Math.min(5000, 250 * msg.info.deliveryCount));
       return;
     }
     if (msg.info.deliveryCount > MAX_LEASES) {
-      await this.report(work, undefined, `leased ${MAX_LEASES} times without finishing`, false);
-      msg.term();
+      this.ledger.end(key, false);
+      await this.report(work, undefined, `leased ${MAX_LEASES} times without finishing`, false).then(
+        () => msg.term(),
+        () => msg.nak(1000),
+      );
       return;
     }
-    this.running.set(msg, work);
+    let completed = false;
+    const abort = new AbortController();
+    this.running.set(msg, { work, abort, startedAt: Date.now() });
     this.options.onEvent?.({ kind: 'started', jobId: work.jobId, shard: work.shard, replica: work.replica });
     const keepAlive = setInterval(() => this.running.has(msg) && msg.working(), (this.options.leaseMs ?? LEASE_MS) / 3);
     try {
       const input = work.inputRef ? await this.options.objects.get(work.input) : msg.data;
       if (!input || sha256(input) !== work.input) throw new ShardError('shard input does not match its hash', true);
       const started = performance.now();
-      let output = await this.options.executor.run(work.model, input, { input: work.inputName, output: work.outputName });
+      let output = await this.options.executor.run(work.model, input, { input: work.inputName, output: work.outputName }, abort.signal);
       const computeMs = performance.now() - started;
       if (this.options.tamper) output = this.options.tamper(output);
       if (!this.running.has(msg)) return; // released meanwhile: another node runs it
       await this.report(work, { output, computeMs });
-      this.done.add(key);
-      if (this.done.size > 100_000) this.done.delete(this.done.values().next().value!);
+      completed = true;
       msg.ack();
       this.options.onEvent?.({ kind: 'completed', jobId: work.jobId, shard: work.shard, replica: work.replica, computeMs });
     } catch (error) {
@@ -198,6 +319,7 @@ export class ShardWorker {
     } finally {
       clearInterval(keepAlive);
       this.running.delete(msg);
+      this.ledger.end(key, completed);
     }
   }
 

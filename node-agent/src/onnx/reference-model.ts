@@ -66,3 +66,37 @@ export function identityModel(width = 4): Uint8Array {
     },
   }).finish();
 }
+
+/**
+ * A deliberately slow model: `depth` × (MatMul by one shared `width`×`width` matrix → Tanh), then
+ * a MatMul down to `outputs`. One weight matrix serves every layer, so the file stays small
+ * (`width`² floats) while a shard takes as long as a test needs a shard to take: about
+ * `batch` × `width`² × `depth` × 2 floating-point operations. Tanh keeps the values in (-1, 1).
+ */
+export function referenceChain(options: { width?: number; depth?: number; outputs?: number } = {}): Uint8Array {
+  const width = options.width ?? 256;
+  const depth = options.depth ?? 100;
+  const outputs = options.outputs ?? 16;
+  // Scaled so that a layer neither saturates Tanh nor fades to zero.
+  const w: onnx.ITensorProto = { name: 'w', dims: [width, width], dataType: FLOAT, floatData: weights(width * width, 5).map((v) => (v * 3.4) / Math.sqrt(width)) };
+  const node: onnx.INodeProto[] = [];
+  let x = 'input';
+  for (let i = 0; i < depth; i++) {
+    node.push({ opType: 'MatMul', input: [x, 'w'], output: [`m${i}`], name: `matmul${i}` });
+    node.push({ opType: 'Tanh', input: [`m${i}`], output: [`t${i}`], name: `tanh${i}` });
+    x = `t${i}`;
+  }
+  node.push({ opType: 'MatMul', input: [x, 'out'], output: ['output'], name: 'matmul-out' });
+  return onnx.ModelProto.encode({
+    irVersion: 8,
+    producerName: 'weai',
+    opsetImport: [{ domain: '', version: 13 }],
+    graph: {
+      name: `weai-chain-${width}-${depth}-${outputs}`,
+      input: [valueInfo('input', ['batch', width])],
+      output: [valueInfo('output', ['batch', outputs])],
+      initializer: [w, tensor('out', [width, outputs], 6)],
+      node,
+    },
+  }).finish();
+}

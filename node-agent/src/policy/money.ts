@@ -33,6 +33,14 @@ export function estimateCost(powerW: number, seconds: number, tariffPerKwh: numb
 }
 
 /**
+ * The cost of `joules` of electricity (W × s) at `tariffPerKwh`, in the smallest currency unit,
+ * rounded up like {@link estimateCost}: the agent's running total of what its work has cost.
+ */
+export function estimateEnergyCost(joules: number, tariffPerKwh: number): number {
+  return estimateCost(joules, 1, tariffPerKwh);
+}
+
+/**
  * Whether `earnings` (smallest unit) is strictly more than the exact, unrounded cost. Comparing
  * before rounding matters: a shard costs fractions of a cent, and rounding both sides to whole
  * cents first would call a 1.6-cent cost and a 1-cent earning a tie.
