@@ -79,3 +79,34 @@ export const EVENT_HEADERS = {
   /** Set on parked messages: why the consumer gave up. */
   parkReason: 'Weai-Park-Reason',
 } as const;
+
+/** Request subjects of the security service (credential administration, operators only). */
+export const SECURITY_RPC = {
+  issue: 'weai.rpc.security.issue',
+  revoke: 'weai.rpc.security.revoke',
+  list: 'weai.rpc.security.list',
+} as const;
+
+/**
+ * The inbox prefix of one principal: its request replies and JetStream pull deliveries arrive
+ * under `<prefix>.>`, and its NATS permissions let it subscribe there only, so one identity cannot
+ * read another's replies. Pass it as the connection's `inboxPrefix`.
+ */
+export function inboxPrefixOf(principalId: string): string {
+  return `_INBOX.${principalId}`;
+}
+
+/**
+ * Security reports: what an edge service (the HTTP gateway) saw refused — AuthenticationFailed and
+ * AccessDenied events, complete with metadata, that the security service appends to its own store
+ * (the event id makes a re-sent report harmless). Stream `WEAI_SECURITY_REPORTS` (limits, 30 days)
+ * holds them until then, so a report survives the security service being down. Reports carry
+ * opaque ids and pseudonyms only, never an address, key or token.
+ */
+export const SECURITY_REPORTS_STREAM = 'WEAI_SECURITY_REPORTS';
+/** Every security report subject, for the stream and its consumer. */
+export const SECURITY_REPORT_SUBJECTS = 'weai.report.security.>';
+/** Subject of one report: `weai.report.security.<reporter>.<Type>`; a reporter may publish under its own token only. */
+export function securityReportSubject(reporter: string, type: 'AuthenticationFailed' | 'AccessDenied'): string {
+  return `weai.report.security.${reporter}.${type}`;
+}

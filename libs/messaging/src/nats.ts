@@ -1,4 +1,5 @@
-import { connect, type NatsConnection, type ConnectionOptions } from '@nats-io/transport-node';
+import { readFileSync, statSync } from 'node:fs';
+import { connect, nkeyAuthenticator, type NatsConnection, type ConnectionOptions } from '@nats-io/transport-node';
 import {
   DiscardPolicy,
   jetstream,
@@ -27,12 +28,58 @@ export interface Bus {
   close(): Promise<void>;
 }
 
-/** Connects to NATS (`NATS_URL`, comma-separated servers) and opens JetStream. */
+/**
+ * TLS and identity of a bus connection, from the environment; all optional, and nothing changes when
+ * none is set:
+ * - `NATS_TLS_CA`: PEM file of the CA that signed the server's certificate; TLS is then required.
+ * - `NATS_NKEY_SEED_FILE`: file holding this identity's nkey seed (`SU…`), issued by the security
+ *   service; must not be readable by group or others (0600).
+ * - `NATS_INBOX_PREFIX`: the identity's inbox prefix (`_INBOX.<principal id>`), the only place its
+ *   permissions let it receive replies.
+ * Errors name the variable and the path, never the file's content.
+ */
+export function busSecurityFromEnv(env: NodeJS.ProcessEnv): Partial<ConnectionOptions> {
+  const options: Partial<ConnectionOptions> = {};
+  const ca = env['NATS_TLS_CA'];
+  if (ca) {
+    try {
+      statSync(ca);
+    } catch (error) {
+      throw new Error(`NATS_TLS_CA: cannot read ${ca} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
+    }
+    options.tls = { caFile: ca };
+  }
+  const seedFile = env['NATS_NKEY_SEED_FILE'];
+  if (seedFile) {
+    let seed: string;
+    try {
+      if ((statSync(seedFile).mode & 0o077) !== 0) throw Object.assign(new Error('readable by others'), { code: 'mode' });
+      seed = readFileSync(seedFile, 'utf8').trim();
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new Error(code === 'mode' ? `NATS_NKEY_SEED_FILE: ${seedFile} must be readable by its owner only (chmod 600)` : `NATS_NKEY_SEED_FILE: cannot read ${seedFile} (${code ?? 'error'})`, { cause: error });
+    }
+    if (!/^SU[A-Z2-7]{56}$/.test(seed)) throw new Error(`NATS_NKEY_SEED_FILE: ${seedFile} does not hold an nkey user seed (SU…)`);
+    options.authenticator = nkeyAuthenticator(new TextEncoder().encode(seed));
+  }
+  const inboxPrefix = env['NATS_INBOX_PREFIX'];
+  if (inboxPrefix) {
+    if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(inboxPrefix)) throw new Error(`NATS_INBOX_PREFIX must be dot-separated tokens of [A-Za-z0-9_-] (no wildcards), got ${JSON.stringify(inboxPrefix)}`);
+    options.inboxPrefix = inboxPrefix;
+  }
+  return options;
+}
+
+/**
+ * Connects to NATS (`NATS_URL`, comma-separated servers) and opens JetStream. TLS, nkey and inbox
+ * prefix come from `busSecurityFromEnv(process.env)` unless the options set them.
+ */
 export async function connectBus(options: ConnectionOptions & { name: string }): Promise<Bus> {
+  const security = busSecurityFromEnv(process.env);
   let nc: NatsConnection;
   try {
     // Async stack traces cost two Error objects per request: a third of the relay's CPU.
-    nc = await connect({ maxReconnectAttempts: -1, reconnectTimeWait: 500, noAsyncTraces: true, ...options });
+    nc = await connect({ maxReconnectAttempts: -1, reconnectTimeWait: 500, noAsyncTraces: true, ...security, ...options });
   } catch (error) {
     throw new Error(
       `cannot connect to NATS at ${String(options.servers ?? '127.0.0.1:4222')} (${(error as Error).message}). ` +

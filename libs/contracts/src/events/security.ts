@@ -8,11 +8,49 @@ const scope = (d: { principalId: string }) => d.principalId;
 /** Roles a principal can hold. */
 export const RoleSchema = z.enum(['node', 'partner', 'owner', 'operator', 'service']);
 
+/** A pseudonymised source (`src-` and a keyed hash): stable for one address and secret, reversible by nobody. */
+export const SourcePseudonym = z.string().regex(/^src-[0-9a-f]{16,64}$/, 'must be a source pseudonym (src-<hex>)');
+
+/** A NATS subject or wildcard pattern as nats-server permissions take it (no whitespace, no quotes). */
+export const SubjectPattern = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[A-Za-z0-9_$*>.-]+$/, 'must be a NATS subject or wildcard pattern');
+
+/** Subject permissions of one NATS user, as nats-server's `permissions {}` block takes them. */
+export const NatsPermissionsSchema = z
+  .object({
+    /** Subjects the user may publish to (allow list; everything else is denied). */
+    publish: z.array(SubjectPattern).max(256),
+    /** Subjects the user may subscribe to (allow list). */
+    subscribe: z.array(SubjectPattern).max(256),
+    /** Whether the user may answer requests it received (publish once to their reply subjects). */
+    allowResponses: z.boolean(),
+  })
+  .strict();
+/** Subject permissions of one NATS user. */
+export type NatsPermissions = z.infer<typeof NatsPermissionsSchema>;
+
+/** Public key of a NATS nkey user: `U` and 55 base32 characters. Never the seed. */
+export const PublicUserNkey = z.string().regex(/^U[A-Z2-7]{55}$/, 'must be the public key of an nkey user (U…)');
+
 export const CredentialIssued = defineEvent({
   type: 'CredentialIssued',
   family,
   schema: z
-    .object({ credentialId: Id, principalId: Id, role: RoleSchema, expiresAt: Timestamp.optional() })
+    .object({
+      credentialId: Id,
+      principalId: Id,
+      role: RoleSchema,
+      expiresAt: Timestamp.optional(),
+      /** For NATS credentials: the public nkey the principal connects with (the seed is never recorded). */
+      publicNkey: PublicUserNkey.optional(),
+      /** For NATS credentials: the subject permissions granted. */
+      permissions: NatsPermissionsSchema.optional(),
+      /** For NATS credentials: the inbox prefix the principal must use for its replies. */
+      inboxPrefix: SubjectPattern.optional(),
+    })
     .strict(),
   scope,
 });
@@ -35,6 +73,12 @@ export const AccessDenied = defineEvent({
       /** On what, e.g. a subject or an opaque object id. */
       resource: z.string().min(1).max(512),
       reason: z.string().min(1).max(512),
+      /** Transport the attempt came in on; absent in events recorded before HTTP was audited (NATS). */
+      channel: z.enum(['http', 'nats']).optional(),
+      /** Role the principal acted in, when it authenticated. */
+      role: RoleSchema.optional(),
+      /** A pseudonym of where the attempt came from (a keyed hash of the address, never the address). */
+      source: SourcePseudonym.optional(),
     })
     .strict(),
   scope,
@@ -50,6 +94,10 @@ export const AuthenticationFailed = defineEvent({
       /** Transport the attempt came in on. */
       channel: z.enum(['http', 'nats']),
       reason: z.string().min(1).max(512),
+      /** What was attempted, e.g. "GET /v1/jobs/:jobId" (HTTP). */
+      action: z.string().min(1).max(256).optional(),
+      /** A pseudonym of where the attempt came from (a keyed hash of the address, never the address). */
+      source: SourcePseudonym.optional(),
     })
     .strict(),
   scope,

@@ -1,0 +1,208 @@
+import {
+  EVENT_SUBJECT_PREFIX,
+  type EventFamily,
+  JOB_RPC,
+  JOB_STATUS_BUCKET,
+  NODE_RPC,
+  OBJECT_BUCKET,
+  REWARDS_RPC,
+  SECURITY_RPC,
+  SHARDS_STREAM,
+  type NatsPermissions,
+  heartbeatSubject,
+  inboxPrefixOf,
+  shardSubject,
+  streamOfFamily,
+} from '@weai/contracts';
+import { DomainError, assertNever } from '@weai/decider';
+
+/**
+ * The one table of who may do what on the bus. Pure: a principal in, the nats-server permissions
+ * out. Everything not listed is denied by the server (allow lists only).
+ *
+ * JetStream is reached through request subjects, so the rules below name those:
+ * `$JS.API.CONSUMER.CREATE.<stream>.<consumer>.<filter>` (nats.js 3 against a 2.9 server puts the
+ * filter subject into the create subject, so a permission can pin the filter), pull requests
+ * `$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>`, and acknowledgements
+ * `$JS.ACK.<stream>.<consumer>.>`. Replies (pull deliveries, publish acks, request answers) come to
+ * the principal's own inbox prefix, the only place it may subscribe.
+ */
+
+/** A principal the security service issues a NATS credential to. */
+export type Principal =
+  | { readonly role: 'node'; readonly principalId: string; readonly capabilityClasses: readonly string[] }
+  | { readonly role: 'partner'; readonly principalId: string }
+  | { readonly role: 'owner'; readonly principalId: string }
+  | { readonly role: 'operator'; readonly principalId: string }
+  | { readonly role: 'service'; readonly principalId: ServiceName };
+
+/** The services that connect to the bus. */
+export const SERVICE_NAMES = ['nodes', 'scheduler', 'rewards', 'security', 'resources', 'gateway'] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+const CAPABILITY_CLASS = /^[a-z0-9]+(\.[a-z0-9]+){0,7}$/;
+
+/** The shared durable consumer of one capability class (as node-agent/src/worker.ts names it). */
+export const shardDurable = (capabilityClass: string) => `shards-${capabilityClass.replace(/\./g, '_')}`;
+/** The durable a partner reads its own job events through. */
+export const partnerJobsDurable = (partnerId: string) => `jobs-${partnerId}`;
+/** The durable an owner reads its own rewards events through. */
+export const ownerRewardsDurable = (ownerId: string) => `rewards-${ownerId}`;
+
+const OBJECT_STREAM = `OBJ_${OBJECT_BUCKET}`;
+const JOB_STATUS_STREAM = `KV_${JOB_STATUS_BUCKET}`;
+
+/** Reading content-addressed objects: stream info, metadata lookups and the ordered consumer a get runs. */
+const readObjects = [
+  `$JS.API.STREAM.INFO.${OBJECT_STREAM}`,
+  `$JS.API.STREAM.MSG.GET.${OBJECT_STREAM}`,
+  `$JS.API.DIRECT.GET.${OBJECT_STREAM}.>`,
+  `$JS.API.CONSUMER.CREATE.${OBJECT_STREAM}.>`,
+  `$JS.API.CONSUMER.MSG.NEXT.${OBJECT_STREAM}.>`,
+  `$JS.API.CONSUMER.DELETE.${OBJECT_STREAM}.>`,
+  `$JS.API.CONSUMER.INFO.${OBJECT_STREAM}.>`,
+];
+/** Writing objects: chunks and metadata (gets are verified against the name, so a forged write is detected). */
+const writeObjects = [`$O.${OBJECT_BUCKET}.C.>`, `$O.${OBJECT_BUCKET}.M.>`];
+/** Reading the job-status bucket (cancelled jobs agents skip). */
+const readJobStatus = [`$JS.API.STREAM.INFO.${JOB_STATUS_STREAM}`, `$JS.API.STREAM.MSG.GET.${JOB_STATUS_STREAM}`, `$JS.API.DIRECT.GET.${JOB_STATUS_STREAM}.>`];
+
+/** Reading one durable consumer's messages, created with exactly one filter subject. */
+function ownDurable(stream: string, durable: string, filter: string): string[] {
+  return [
+    `$JS.API.CONSUMER.CREATE.${stream}.${durable}.${filter}`,
+    `$JS.API.CONSUMER.INFO.${stream}.${durable}`,
+    `$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`,
+    `$JS.ACK.${stream}.${durable}.>`,
+  ];
+}
+
+/** What each service owns beyond its RPC subjects and its own family's events. */
+const SERVICE_TABLE: Record<ServiceName, { family?: EventFamily; publish: readonly string[]; subscribe: readonly string[] }> = {
+  nodes: { family: 'nodes', publish: [], subscribe: [] },
+  scheduler: { family: 'jobs', publish: ['weai.shard.>', ...writeObjects, `$KV.${JOB_STATUS_BUCKET}.>`, 'weai.rpc.resources.>'], subscribe: [] },
+  rewards: { family: 'rewards', publish: [], subscribe: [] },
+  // Answers to credential requests follow a reload, and nats-server 2.9.10 forgets a connection's
+  // pending allow_responses grants when it reloads (observed: the reply is a Permissions Violation).
+  // The security service writes the server's users anyway, so it may publish to any inbox.
+  security: { family: 'security', publish: ['_INBOX.>'], subscribe: [] },
+  resources: { publish: [], subscribe: [] },
+  // The gateway reports HTTP refusals under its own reporter token only (SECURITY_REPORT_SUBJECTS).
+  gateway: { publish: ['weai.rpc.jobs.>', 'weai.rpc.nodes.>', 'weai.rpc.rewards.>', 'weai.rpc.resources.>', ...writeObjects, 'weai.report.security.gateway.>'], subscribe: [] },
+};
+
+/**
+ * JetStream management every service needs at boot (`ensureStreams`) and for its consumers.
+ * Deliberately without STREAM.DELETE, STREAM.PURGE and STREAM.MSG.DELETE: no service may erase history.
+ */
+const SERVICE_JETSTREAM = [
+  '$JS.API.INFO',
+  '$JS.API.STREAM.NAMES',
+  '$JS.API.STREAM.LIST',
+  '$JS.API.STREAM.INFO.*',
+  '$JS.API.STREAM.CREATE.*',
+  '$JS.API.STREAM.UPDATE.*',
+  '$JS.API.STREAM.MSG.GET.*',
+  '$JS.API.DIRECT.GET.>',
+  '$JS.API.CONSUMER.>',
+  '$JS.ACK.>',
+  'weai.parked.>',
+];
+
+/** Checks the ids that become subject tokens, so that no principal can smuggle a wildcard into its own grant. */
+function checkPrincipal(principal: Principal): void {
+  if (!/^[A-Za-z0-9_-]{1,128}$/.test(principal.principalId)) {
+    throw new DomainError(`principal id ${JSON.stringify(principal.principalId)} must be 1-128 characters of [A-Za-z0-9_-]`, 'security.bad-principal');
+  }
+  if (principal.role === 'service' && !SERVICE_NAMES.includes(principal.principalId)) {
+    throw new DomainError(`unknown service ${JSON.stringify(principal.principalId)}; one of ${SERVICE_NAMES.join(', ')}`, 'security.unknown-service');
+  }
+  if (principal.role === 'node') {
+    const bad = principal.capabilityClasses.find((c) => !CAPABILITY_CLASS.test(c));
+    if (bad !== undefined) throw new DomainError(`capability class ${JSON.stringify(bad)} is not a dotted class like cuda.sm86.vram8`, 'security.bad-capability');
+    if (principal.capabilityClasses.length > 64) throw new DomainError('a node may hold at most 64 capability classes', 'security.bad-capability');
+  }
+}
+
+const sorted = (subjects: readonly string[]) => [...new Set(subjects)].sort();
+
+/** The subject permissions of a principal. Throws DomainError for an id or class that is not a plain token. */
+export function permissionsFor(principal: Principal): NatsPermissions {
+  checkPrincipal(principal);
+  const inbox = `${inboxPrefixOf(principal.principalId)}.>`;
+  const id = principal.principalId;
+  switch (principal.role) {
+    case 'node':
+      return {
+        publish: sorted([
+          heartbeatSubject(id),
+          // Result subjects name the job, shard and replica, not the node: any node may publish
+          // there, and the scheduler checks the node header against the shard's assignment.
+          'weai.result.>',
+          NODE_RPC.register,
+          NODE_RPC.capabilities,
+          REWARDS_RPC.balance,
+          '$JS.API.INFO',
+          ...principal.capabilityClasses.flatMap((c) => ownDurable(SHARDS_STREAM, shardDurable(c), shardSubject(c))),
+          ...readObjects,
+          ...writeObjects,
+          ...readJobStatus,
+        ]),
+        subscribe: [inbox],
+        allowResponses: false,
+      };
+    case 'partner':
+      return {
+        publish: sorted([
+          JOB_RPC.submit,
+          JOB_RPC.cancel,
+          JOB_RPC.status,
+          '$JS.API.INFO',
+          ...ownDurable(streamOfFamily('jobs'), partnerJobsDurable(id), `${EVENT_SUBJECT_PREFIX}.jobs.${id}.>`),
+          ...readObjects,
+          ...writeObjects,
+        ]),
+        subscribe: [inbox],
+        allowResponses: false,
+      };
+    case 'owner':
+      return {
+        publish: sorted([
+          REWARDS_RPC.balance,
+          REWARDS_RPC.history,
+          REWARDS_RPC.withdraw,
+          '$JS.API.INFO',
+          ...ownDurable(streamOfFamily('rewards'), ownerRewardsDurable(id), `${EVENT_SUBJECT_PREFIX}.rewards.${id}.>`),
+        ]),
+        subscribe: [inbox],
+        allowResponses: false,
+      };
+    case 'operator':
+      return {
+        publish: sorted([
+          NODE_RPC.quarantine,
+          NODE_RPC.release,
+          NODE_RPC.list,
+          NODE_RPC.stats,
+          JOB_RPC.status,
+          REWARDS_RPC.accounts,
+          REWARDS_RPC.check,
+          SECURITY_RPC.issue,
+          SECURITY_RPC.revoke,
+          SECURITY_RPC.list,
+        ]),
+        subscribe: [inbox],
+        allowResponses: false,
+      };
+    case 'service': {
+      const own = SERVICE_TABLE[principal.principalId];
+      return {
+        publish: sorted([...SERVICE_JETSTREAM, ...(own.family ? [`${EVENT_SUBJECT_PREFIX}.${own.family}.>`] : []), ...own.publish]),
+        subscribe: sorted([inbox, `weai.rpc.${id}.>`, ...own.subscribe]),
+        allowResponses: true,
+      };
+    }
+    default:
+      return assertNever(principal, 'principal');
+  }
+}
