@@ -6,7 +6,7 @@ import type { JobOutcome, JobRequest } from './partner';
 export interface PartnerHttpClientOptions {
   /** The gateway's base URL, e.g. `https://api.weai.example` (no `/v1`). */
   readonly baseUrl: string;
-  /** The partner's API key, sent as `Authorization: Bearer <apiKey>`. */
+  /** The partner's API key, or an access token from `POST /v1/auth/token`, sent as `Authorization: Bearer <apiKey>`. */
   readonly apiKey: string;
   /** Limit on each request other than `follow`, in milliseconds; default 300 000. */
   readonly timeoutMs?: number;

@@ -3,6 +3,7 @@ import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { type Bus, connectBus } from '@weai/messaging';
+import { ensureReportsStream } from './audit/denials';
 import type { GatewayConfig } from './config';
 import { GatewayModule } from './gateway.module';
 import { buildOpenApi, serveOpenApi } from './openapi';
@@ -24,6 +25,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   const bus = await connectBus({ servers: config.natsServers, name: 'weai-gateway' });
   let app: NestExpressApplication | undefined;
   try {
+    await ensureReportsStream(bus.jsm);
     app = await NestFactory.create<NestExpressApplication>(GatewayModule.create(config, bus), { bodyParser: false, logger: ['error', 'warn'] });
     app.disable('x-powered-by');
     serveOpenApi(app, buildOpenApi(app));

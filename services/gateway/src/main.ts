@@ -1,8 +1,8 @@
-import { gatewayConfigFromEnv } from './config';
 import { startGateway } from './app';
+import { gatewayConfigFromEnv } from './config';
 
 async function main(): Promise<void> {
-  const gateway = await startGateway(gatewayConfigFromEnv(process.env));
+  const gateway = await startGateway(gatewayConfigFromEnv(process.env, (warning) => process.stderr.write(`warning: ${warning}\n`)));
   process.stdout.write(`gateway ready on ${gateway.url}\n`);
   const close = () =>
     void gateway.close().then(

@@ -1,6 +1,10 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { AccessDenied, AuthenticationFailed } from '@weai/contracts';
 import { RpcError } from '@weai/messaging';
 import { ConfigError } from '@weai/runtime';
 import { fromScheduler } from '../src/application/scheduler-errors';
+import { reportOf } from '../src/audit/denials';
+import { sourceAddress } from '../src/http/source';
 import { PartnerKeys } from '../src/auth/partner-keys';
 import { DEFAULT_MAX_UPLOAD_BYTES, gatewayConfigFromEnv } from '../src/config';
 
@@ -63,5 +67,86 @@ describe("the scheduler's refusals as HTTP", () => {
     const error = fromScheduler(new RpcError(code, 'why'));
     expect(error.status).toBe(status);
     if (status === 400 || status === 404) expect({ code: error.code, message: error.message }).toEqual({ code, message: 'why' });
+  });
+});
+
+describe('gateway configuration of roles, tokens and limits', () => {
+  const base = { GATEWAY_PARTNER_KEYS: `acme:${keyA}` };
+  const pem = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+
+  it('warns and generates a signing key and pseudonym secret in development, and never prints them', () => {
+    const warnings: string[] = [];
+    const config = gatewayConfigFromEnv(base, (w) => warnings.push(w));
+    expect(config.tokens).toMatchObject({ generatedKey: true, audience: 'weai-gateway', issuer: 'weai-gateway', ttlSeconds: 900, clockSkewSeconds: 30 });
+    expect(config.rateLimit).toEqual({ burst: 60, perSecond: 10 });
+    expect(warnings).toEqual([expect.stringMatching(/^GATEWAY_TOKEN_KEY_FILE is not set/), expect.stringMatching(/^GATEWAY_PSEUDONYM_SECRET is not set/)]);
+    expect(config.operators).toEqual([]);
+  });
+
+  it('takes the key from GATEWAY_TOKEN_KEY and operators from GATEWAY_OPERATOR_KEYS', () => {
+    const config = gatewayConfigFromEnv({ ...base, GATEWAY_TOKEN_KEY: pem, GATEWAY_OPERATOR_KEYS: `op-1:${keyB}`, GATEWAY_RATE_LIMIT: '5/0.5' });
+    expect(config.tokens.generatedKey).toBe(false);
+    expect(config.operators.map((o) => o.id)).toEqual(['op-1']);
+    expect(config.rateLimit).toEqual({ burst: 5, perSecond: 0.5 });
+  });
+
+  it.each([
+    ['production without a signing key', { NODE_ENV: 'production' }, /^GATEWAY_TOKEN_KEY_FILE is required in production/],
+    ['production without a pseudonym secret', { NODE_ENV: 'production', GATEWAY_TOKEN_KEY: pem }, /^GATEWAY_PSEUDONYM_SECRET is required in production/],
+    ['a token key that is no PEM', { GATEWAY_TOKEN_KEY: 'not a key' }, /^GATEWAY_TOKEN_KEY does not hold a PEM private key$/],
+    ['a P-256 token key', { GATEWAY_TOKEN_KEY: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString() }, /must be an Ed25519 private key/],
+    ['a missing key file', { GATEWAY_TOKEN_KEY_FILE: '/nonexistent/token.pem' }, /^GATEWAY_TOKEN_KEY_FILE: cannot read \/nonexistent\/token.pem \(ENOENT\)$/],
+    ['an operator with a partner key', { GATEWAY_OPERATOR_KEYS: `op-1:${keyA}` }, /an operator key is also a partner key/],
+    ['a bad operator id', { GATEWAY_OPERATOR_KEYS: 'op 1:' + keyB }, /^GATEWAY_OPERATOR_KEYS entry 1: operator id must be/],
+    ['a rate limit without a rate', { GATEWAY_RATE_LIMIT: '10' }, /^GATEWAY_RATE_LIMIT must be <burst>\/<requests per second>/],
+    ['a zero burst', { GATEWAY_AUTH_RATE_LIMIT: '0/1' }, /^GATEWAY_AUTH_RATE_LIMIT must be/],
+    ['a token lifetime under 30 s', { GATEWAY_TOKEN_TTL_SECONDS: '10' }, /^GATEWAY_TOKEN_TTL_SECONDS must be an integer from 30 to 86400/],
+    ['a short pseudonym secret', { GATEWAY_PSEUDONYM_SECRET: 'short' }, /^GATEWAY_PSEUDONYM_SECRET must be at least 32 characters$/],
+  ])('fails fast naming the variable: %s', (_what, env, message) => {
+    expect(() => gatewayConfigFromEnv({ ...base, ...env })).toThrow(message);
+  });
+});
+
+describe('security reports of refused requests', () => {
+  const now = new Date('2026-11-26T00:00:00.000Z');
+  const id = '4b0c9e2a-1f3d-4c5e-9a7b-2d8e6f1a3c5b';
+
+  it('given a refused owner, then the report is a valid AccessDenied naming its role, route and resource', () => {
+    const report = reportOf({ kind: 'access', principal: { role: 'owner', id: 'o1' }, action: 'GET /v1/jobs/:jobId', resource: 'job:j1', reason: 'for partners only', source: 'src-00112233445566778899aabbccddeeff' }, id, now);
+    expect(report).toEqual({
+      type: 'AccessDenied',
+      data: { principalId: 'o1', role: 'owner', action: 'GET /v1/jobs/:jobId', resource: 'job:j1', reason: 'for partners only', channel: 'http', source: 'src-00112233445566778899aabbccddeeff' },
+      metadata: { eventId: id, correlationId: id, causationId: id, occurredAt: now.toISOString() },
+    });
+    expect(AccessDenied.schema.safeParse(report.data).success).toBe(true);
+  });
+
+  it('given a failed authentication claiming no well-formed id, then the principal is anonymous', () => {
+    const report = reportOf({ kind: 'authentication', claimedId: '../admin', action: 'GET /v1/owner/nodes', reason: 'x'.repeat(600) }, id, now);
+    expect(report.data).toEqual({ principalId: 'anonymous', channel: 'http', action: 'GET /v1/owner/nodes', reason: 'x'.repeat(512) });
+    expect(AuthenticationFailed.schema.safeParse(report.data).success).toBe(true);
+  });
+
+  it('given a caller throttled before it authenticated, then the AccessDenied is anonymous and has no role', () => {
+    const report = reportOf({ kind: 'access', action: 'POST /v1/auth/owner/challenge', resource: 'route:/v1/auth/owner/challenge', reason: 'too many requests' }, id, now);
+    expect(report.data).toEqual({ principalId: 'anonymous', action: 'POST /v1/auth/owner/challenge', resource: 'route:/v1/auth/owner/challenge', reason: 'too many requests', channel: 'http' });
+  });
+});
+
+describe('the source address of a request', () => {
+  const req = (forwarded?: string) => ({ socket: { remoteAddress: '10.0.0.5' }, headers: forwarded === undefined ? {} : { 'x-forwarded-for': forwarded } }) as unknown as import('node:http').IncomingMessage;
+
+  it('is the connection when no proxy is trusted, whatever X-Forwarded-For says', () => {
+    expect(sourceAddress(req('203.0.113.9'), 0)).toBe('10.0.0.5');
+  });
+
+  it('is the entry the nearest trusted proxy appended, counted from the right (a client writes only on the left)', () => {
+    expect(sourceAddress(req('6.6.6.6, 203.0.113.9'), 1)).toBe('203.0.113.9');
+    expect(sourceAddress(req('6.6.6.6, 203.0.113.9, 10.0.0.2'), 2)).toBe('203.0.113.9');
+  });
+
+  it('falls back to the connection when the header has fewer entries than trusted hops', () => {
+    expect(sourceAddress(req(), 1)).toBe('10.0.0.5');
+    expect(sourceAddress(req('203.0.113.9'), 2)).toBe('10.0.0.5');
   });
 });

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Controller, Get, Param, Req, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { JobEventsService } from '../application/job-events.service';
-import { PartnerAuthGuard, PartnerId } from '../auth/partner-auth.guard';
+import { AuthGuard, PartnerId, Roles } from '../auth/auth.guard';
 import { ApiError } from '../http/api-error';
 import { ERROR_RESPONSE, bytesResponse } from '../http/schemas';
 import { writeSse } from '../http/sse';
@@ -11,8 +11,11 @@ import { JOB_ID, JobIdParam } from './jobs.http.controller';
 /** A job's events as server-sent events. */
 @ApiTags('jobs')
 @ApiBearerAuth()
-@ApiResponse({ status: 401, description: 'missing or wrong API key', ...ERROR_RESPONSE })
-@UseGuards(PartnerAuthGuard)
+@ApiResponse({ status: 401, description: 'missing or wrong API key or token', ...ERROR_RESPONSE })
+@ApiResponse({ status: 403, description: 'not a partner', ...ERROR_RESPONSE })
+@ApiResponse({ status: 429, description: 'too many requests; retry after Retry-After seconds', ...ERROR_RESPONSE })
+@Roles('partner')
+@UseGuards(AuthGuard)
 @Controller('v1/jobs')
 export class JobEventsHttpController {
   constructor(private readonly events: JobEventsService) {}

@@ -3,7 +3,7 @@ import { Controller, Get, Param, Req, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { JobsService } from '../application/jobs.service';
 import { ObjectsService } from '../application/objects.service';
-import { PartnerAuthGuard, PartnerId } from '../auth/partner-auth.guard';
+import { AuthGuard, PartnerId, Roles } from '../auth/auth.guard';
 import { sendBytes } from '../http/download';
 import { ERROR_RESPONSE, bytesResponse } from '../http/schemas';
 import { JOB_ID, JobIdParam } from './jobs.http.controller';
@@ -11,8 +11,11 @@ import { JOB_ID, JobIdParam } from './jobs.http.controller';
 /** A completed job's integrated output. */
 @ApiTags('jobs')
 @ApiBearerAuth()
-@ApiResponse({ status: 401, description: 'missing or wrong API key', ...ERROR_RESPONSE })
-@UseGuards(PartnerAuthGuard)
+@ApiResponse({ status: 401, description: 'missing or wrong API key or token', ...ERROR_RESPONSE })
+@ApiResponse({ status: 403, description: 'not a partner', ...ERROR_RESPONSE })
+@ApiResponse({ status: 429, description: 'too many requests; retry after Retry-After seconds', ...ERROR_RESPONSE })
+@Roles('partner')
+@UseGuards(AuthGuard)
 @Controller('v1/jobs')
 export class JobResultsHttpController {
   constructor(

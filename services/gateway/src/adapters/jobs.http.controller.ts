@@ -2,7 +2,7 @@ import { Controller, Get, HttpCode, Param, Post, UseGuards } from '@nestjs/commo
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { Id } from '@weai/contracts';
 import { JobsService } from '../application/jobs.service';
-import { PartnerAuthGuard, PartnerId } from '../auth/partner-auth.guard';
+import { AuthGuard, PartnerId, Roles } from '../auth/auth.guard';
 import { JsonBody, ParamPipe } from '../http/body';
 import { CancelJobBody, ERROR_RESPONSE, JobStatusSchema, SubmitJobBody, openApiSchema } from '../http/schemas';
 
@@ -15,8 +15,11 @@ export const JOB_ID = { name: 'jobId', description: 'the id the job was submitte
 /** Job commands and queries: submit, status, cancel. */
 @ApiTags('jobs')
 @ApiBearerAuth()
-@ApiResponse({ status: 401, description: 'missing or wrong API key', ...ERROR_RESPONSE })
-@UseGuards(PartnerAuthGuard)
+@ApiResponse({ status: 401, description: 'missing or wrong API key or token', ...ERROR_RESPONSE })
+@ApiResponse({ status: 403, description: 'not a partner', ...ERROR_RESPONSE })
+@ApiResponse({ status: 429, description: 'too many requests; retry after Retry-After seconds', ...ERROR_RESPONSE })
+@Roles('partner')
+@UseGuards(AuthGuard)
 @Controller('v1/jobs')
 export class JobsHttpController {
   constructor(private readonly jobs: JobsService) {}

@@ -4,6 +4,7 @@ import { type WeaiEvent, eventSubject, streamOfFamily } from '@weai/contracts';
 import { type Bus, MalformedMessageError, decodeEvent } from '@weai/messaging';
 import { ApiError } from '../http/api-error';
 import type { JobsService } from './jobs.service';
+import type { ObjectGrants } from './object-grants';
 
 /** One event of a job, with its JetStream sequence (the SSE event id a client resumes from). */
 export interface JobEventMessage {
@@ -30,6 +31,7 @@ export class JobEventsService implements BeforeApplicationShutdown {
   constructor(
     private readonly bus: Bus,
     private readonly jobs: JobsService,
+    private readonly grants: ObjectGrants,
   ) {}
 
   /** Opens the events of a job of this partner (404 otherwise); ends after the job does. */
@@ -46,6 +48,7 @@ export class JobEventsService implements BeforeApplicationShutdown {
     }
     const messages = await consumer.consume();
     const logger = this.logger;
+    const grants = this.grants;
     async function* events(): AsyncGenerator<JobEventMessage> {
       for await (const m of messages) {
         let event: WeaiEvent;
@@ -57,6 +60,8 @@ export class JobEventsService implements BeforeApplicationShutdown {
           continue;
         }
         if ((event.data as { jobId?: string }).jobId !== jobId) continue;
+        // The partner may download the output by the hash this event tells it.
+        if (event.type === 'JobCompleted') await grants.grant(partnerId, event.data.outputHash);
         yield { seq: m.seq, event };
         if (TERMINAL.has(event.type)) return;
       }

@@ -1,5 +1,6 @@
 import { type ContentStore, ObjectIntegrityError } from '@weai/messaging';
 import { ApiError } from '../http/api-error';
+import type { ObjectGrants } from './object-grants';
 
 /** A stored object: its content address and size. */
 export interface StoredObject {
@@ -7,17 +8,35 @@ export interface StoredObject {
   readonly size: number;
 }
 
-/** Models, datasets and outputs in the content-addressed object store. */
-export class ObjectsService {
-  constructor(private readonly objects: ContentStore) {}
+/** An object this partner may not read answers exactly as a missing one, and is recorded as a refusal. */
+export function objectNotFound(hash: string, message = `no object ${hash}`): ApiError {
+  const error = new ApiError(404, 'object.not-found', message);
+  error.refusal = { resource: `object:${hash}` };
+  return error;
+}
 
-  /** Stores bytes under their SHA-256; storing the same bytes twice stores them once. */
-  async upload(bytes: Uint8Array): Promise<StoredObject> {
+/** Models, datasets and outputs in the content-addressed object store, each readable by the partners granted it. */
+export class ObjectsService {
+  constructor(
+    private readonly objects: ContentStore,
+    private readonly grants: ObjectGrants,
+  ) {}
+
+  /** Stores bytes under their SHA-256 (storing the same bytes twice stores them once) and grants them to the uploader. */
+  async upload(partnerId: string, bytes: Uint8Array): Promise<StoredObject> {
     if (bytes.byteLength === 0) throw new ApiError(400, 'bad-request', 'the body is empty: send the model (ONNX) or dataset (WEAT) bytes');
-    return { hash: await this.objects.put(bytes), size: bytes.byteLength };
+    const hash = await this.objects.put(bytes);
+    await this.grants.grant(partnerId, hash);
+    return { hash, size: bytes.byteLength };
   }
 
-  /** The bytes of an object, verified against their hash. */
+  /** The bytes of an object this partner may read, verified against their hash. */
+  async downloadAs(partnerId: string, hash: string): Promise<Uint8Array> {
+    if (!(await this.grants.has(partnerId, hash))) throw objectNotFound(hash);
+    return this.download(hash);
+  }
+
+  /** The bytes of an object, verified against their hash (the caller has checked the partner may read it). */
   async download(hash: string): Promise<Uint8Array> {
     let bytes: Uint8Array | undefined;
     try {

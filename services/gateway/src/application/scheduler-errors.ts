@@ -11,8 +11,12 @@ export function fromScheduler(error: unknown): ApiError {
     case 'job.rejected':
     case 'bad-request':
       return new ApiError(400, error.code, error.message);
-    case 'job.not-found':
-      return new ApiError(404, error.code, error.message);
+    case 'job.not-found': {
+      // Another partner's job answers exactly as a missing one; both are recorded as refusals.
+      const notFound = new ApiError(404, error.code, error.message);
+      notFound.refusal = {};
+      return notFound;
+    }
     case 'job.id-taken':
     case 'job.finished':
       return new ApiError(409, error.code, error.message);

@@ -1,6 +1,14 @@
-/** A refusal the partner is meant to read: rendered as `{ error: { code, message } }` with `status`. */
+/** A refusal the caller is meant to read: rendered as `{ error: { code, message } }` with `status`. */
 export class ApiError extends Error {
-  override readonly name = 'ApiError';
+  override readonly name: string = 'ApiError';
+  /** False when this refusal is not to be reported to the audit (a repeat 429 within the report window). */
+  audited = true;
+  /**
+   * An object-level refusal answered as something else (another partner's job or object is a 404,
+   * as a missing one is): reported to the audit like a 403. `resource` names what was refused when
+   * the path does not.
+   */
+  refusal?: { readonly resource?: string };
   constructor(
     readonly status: number,
     readonly code: string,

@@ -109,3 +109,14 @@ export class ParamPipe<S extends z.ZodType> implements PipeTransform<unknown, z.
     return parsed.data;
   }
 }
+
+/** Validates the whole query string; an unknown, repeated or bad parameter is a 400 naming it. */
+export class QueryPipe<S extends z.ZodType> implements PipeTransform<unknown, z.infer<S>> {
+  constructor(private readonly schema: S) {}
+
+  transform(value: unknown): z.infer<S> {
+    const parsed = this.schema.safeParse(value ?? {});
+    if (!parsed.success) throw new ApiError(400, 'bad-request', describeIssues(parsed.error.issues, 'query'));
+    return parsed.data;
+  }
+}

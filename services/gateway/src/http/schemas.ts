@@ -55,3 +55,92 @@ export function openApiSchema(schema: z.ZodType): SchemaObject {
   const { $schema: _s, ...rest } = z.toJSONSchema(schema, { target: 'openapi-3.0', io: 'input' }) as Record<string, unknown>;
   return rest as SchemaObject;
 }
+
+/** A 0x-prefixed 20-byte address (checksummed or not). */
+export const EthAddressSchema = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte hex address');
+
+/** What every token endpoint answers. */
+export const TokenResponse = z.object({
+  token: z.string(),
+  tokenType: z.literal('Bearer'),
+  expiresAt: z.string(),
+  role: z.enum(['partner', 'owner', 'operator']),
+  subject: Id,
+});
+
+/** `POST /v1/auth/owner/challenge`. */
+export const OwnerChallengeBody = z.object({ address: EthAddressSchema }).strict();
+export type OwnerChallengeBody = z.infer<typeof OwnerChallengeBody>;
+
+/** What `POST /v1/auth/owner/challenge` answers: sign `message` with the address's key (EIP-191 personal_sign). */
+export const OwnerChallengeResponse = z.object({ challenge: z.string(), message: z.string(), expiresAt: z.string() });
+
+/** `POST /v1/auth/owner/token`. */
+export const OwnerTokenBody = z
+  .object({
+    /** The `challenge` answered by `/v1/auth/owner/challenge`, unchanged. */
+    challenge: z.string().min(1).max(4096),
+    /** The EIP-191 signature of the challenge's `message`: 65 bytes, 0x-prefixed hex. */
+    signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/, 'must be a 65-byte 0x-prefixed hex signature'),
+  })
+  .strict();
+export type OwnerTokenBody = z.infer<typeof OwnerTokenBody>;
+
+/** `POST /v1/owner/withdrawals`. */
+export const WithdrawBody = z
+  .object({
+    /** Base units of WEBI, a decimal string. */
+    amount: z.string().regex(/^[1-9][0-9]{0,77}$/, 'must be a positive integer of base units, in decimal'),
+    /** Your idempotency key: sending the same request again pays once. A random one if absent. */
+    withdrawalId: Id.optional(),
+  })
+  .strict();
+export type WithdrawBody = z.infer<typeof WithdrawBody>;
+
+/** `GET /v1/owner/earnings` query. */
+export const EarningsQuery = z
+  .object({ limit: z.string().regex(/^\d{1,4}$/, 'must be an integer from 1 to 1000').transform(Number).pipe(z.number().int().min(1, 'must be at least 1').max(1000, 'must be at most 1000')).optional() })
+  .strict();
+
+/** `POST /v1/operator/nodes/:nodeId/quarantine` and `/release`. */
+export const NodeActionBody = z.object({ reason: z.string().min(1).max(512) }).strict();
+export type NodeActionBody = z.infer<typeof NodeActionBody>;
+
+/** A node as owners and operators see it. */
+export const NodeSchema = z.object({
+  nodeId: Id,
+  ownerId: Id,
+  capabilityClasses: z.array(z.string()),
+  benchmarkScore: z.number(),
+  online: z.boolean(),
+  available: z.boolean(),
+  quarantineReason: z.string().nullable(),
+  lastChangeAt: z.string(),
+});
+
+/** An owner's balances, withdrawals and history (base units of WEBI as decimal strings). */
+export const EarningsSchema = z.object({
+  ownerId: Id,
+  available: z.string(),
+  inFlight: z.string(),
+  withdrawals: z.array(
+    z.object({
+      withdrawalId: Id,
+      amount: z.string(),
+      status: z.enum(['requested', 'submitted', 'settled', 'failed']),
+      txHash: z.string().nullable(),
+      reason: z.string().nullable(),
+      requestedAt: z.string(),
+      updatedAt: z.string(),
+    }),
+  ),
+  history: z.array(
+    z.object({
+      at: z.string(),
+      kind: z.enum(['reward', 'withdrawal', 'withdrawal-released']),
+      amount: z.string(),
+      nodeId: Id.optional(),
+      withdrawalId: Id.optional(),
+    }),
+  ),
+});

@@ -10,6 +10,7 @@ import { commandMetadata, NodeCommands } from '../application/node.commands';
 import { NodeViewEntity } from '../application/nodes.read-model';
 
 const QuarantineRequest = z.object({ nodeId: Id, reason: z.string().min(1).max(512), operatorId: Id }).strict();
+const ListRequest = z.object({ ownerId: Id.optional() }).strict();
 
 /** Operator commands and queries. Who may send them is enforced by NATS permissions (security service). */
 @Controller()
@@ -48,8 +49,10 @@ export class OperatorMessageController {
     };
   }
 
+  /** Every node, or one owner's (`{ ownerId }`: the gateway's owner view). */
   @OnRequest(NODE_RPC.list, { queue: 'nodes' })
-  list() {
-    return this.readModel.getRepository(NodeViewEntity).find({ order: { nodeId: 'ASC' } });
+  list(@Payload() body: unknown) {
+    const { ownerId } = ListRequest.parse(body ?? {});
+    return this.readModel.getRepository(NodeViewEntity).find({ where: ownerId ? { ownerId } : {}, order: { nodeId: 'ASC' } });
   }
 }

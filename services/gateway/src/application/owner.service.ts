@@ -1,0 +1,84 @@
+import { randomUUID } from 'node:crypto';
+import { NODE_RPC, REWARDS_RPC } from '@weai/contracts';
+import { type Bus, requestJson } from '@weai/messaging';
+import type { NodeSummary } from './operator.service';
+import { askService } from './upstream';
+
+const REWARDS_CODES = {
+  'rewards.bad-amount': 400,
+  'rewards.below-minimum': 400,
+  'rewards.insufficient-balance': 409,
+  'rewards.no-payout-address': 409,
+  'rewards.withdrawal-id-reused': 409,
+};
+
+/** What rewards answers for `balance`. */
+interface Balance {
+  ownerId: string;
+  available: string;
+  inFlight: string;
+  withdrawals: Array<{ withdrawalId: string; amount: string; status: string; txHash: string | null; reason: string | null; requestedAt: string; updatedAt: string }>;
+}
+/** What rewards answers for `history`. */
+interface Posting {
+  eventType: string;
+  debit: string;
+  credit: string;
+  amount: string;
+  reference: string;
+  occurredAt: string;
+}
+
+/** One line of an owner's earnings history: no job or partner id, only what the owner's own node and withdrawals did. */
+export interface EarningsEntry {
+  readonly at: string;
+  readonly kind: 'reward' | 'withdrawal' | 'withdrawal-released';
+  /** Signed base units: positive credits the owner, negative debits it. */
+  readonly amount: string;
+  readonly nodeId?: string;
+  readonly withdrawalId?: string;
+}
+
+/**
+ * An owner's view, read from the rewards and nodes services over their request subjects. The
+ * owner id always comes from the owner's token, never from the request, so no owner can name
+ * another's ledger.
+ */
+export class OwnerService {
+  constructor(private readonly bus: Bus) {}
+
+  async earnings(ownerId: string, limit: number) {
+    const [balance, postings] = await Promise.all([
+      askService('rewards', REWARDS_CODES, () => requestJson<Balance>(this.bus.nc, REWARDS_RPC.balance, { ownerId })),
+      askService('rewards', REWARDS_CODES, () => requestJson<Posting[]>(this.bus.nc, REWARDS_RPC.history, { ownerId, limit })),
+    ]);
+    return {
+      ownerId,
+      available: balance.available,
+      inFlight: balance.inFlight,
+      withdrawals: balance.withdrawals.map(({ withdrawalId, amount, status, txHash, reason, requestedAt, updatedAt }) => ({ withdrawalId, amount, status, txHash, reason, requestedAt, updatedAt })),
+      history: postings.map((p) => entryOf(p, `owner:${ownerId}`)),
+    };
+  }
+
+  withdraw(ownerId: string, amount: string, withdrawalId = `w-${randomUUID()}`) {
+    return askService('rewards', REWARDS_CODES, () => requestJson<unknown>(this.bus.nc, REWARDS_RPC.withdraw, { ownerId, withdrawalId, amount }, 15_000));
+  }
+
+  async nodes(ownerId: string): Promise<NodeSummary[]> {
+    return askService('nodes', {}, () => requestJson<NodeSummary[]>(this.bus.nc, NODE_RPC.list, { ownerId }));
+  }
+}
+
+/**
+ * A posting as the owner sees it. The journal's reference names the job and shard the reward was
+ * for; those are the partner's, so only the node (the owner's own) is kept.
+ */
+function entryOf(p: Posting, account: string): EarningsEntry {
+  const sign = p.credit === account ? '' : '-';
+  const amount = `${sign}${p.amount}`;
+  const node = /^job \S+ shard \S+ node (\S+)$/.exec(p.reference)?.[1];
+  const withdrawal = /^withdrawal (\S+)$/.exec(p.reference)?.[1];
+  if (p.eventType === 'RewardAccrued') return { at: p.occurredAt, kind: 'reward', amount, ...(node ? { nodeId: node } : {}) };
+  return { at: p.occurredAt, kind: p.eventType === 'WithdrawalFailed' ? 'withdrawal-released' : 'withdrawal', amount, ...(withdrawal ? { withdrawalId: withdrawal } : {}) };
+}
