@@ -16,7 +16,7 @@ export interface TestNetwork {
   readonly nodes: EventLog;
   readonly services: Map<string, ManagedProcess>;
   /** Starts (or restarts) a service process and waits until it is ready. */
-  startService(name: 'nodes' | 'scheduler' | 'resources'): Promise<ManagedProcess>;
+  startService(name: 'nodes' | 'scheduler' | 'resources' | 'rewards'): Promise<ManagedProcess>;
   /** Starts an agent process; resolves with its node id once it takes work. */
   startAgent(name: string, options?: { slots?: number; folder?: string; payout?: string }): Promise<{ process: ManagedProcess; nodeId: string }>;
   stop(): Promise<void>;

@@ -13,3 +13,4 @@ export {
 } from './redemption';
 export * from './payout-client';
 export * from './anchor-client';
+export * from './audit';

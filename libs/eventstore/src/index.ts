@@ -5,3 +5,4 @@ export * from './command-handler';
 export { openSqlEventStore, type SqlEventStoreConfig } from './sql/sql-event-store';
 export { EsdbEventStore } from './esdb/esdb-event-store';
 export { openEventStore, eventStoreConfigFromEnv, type EventStoreConfig } from './config';
+export { openStoredLog, type StoredEventRow, type StoredLog } from './audit';

@@ -1,0 +1,1 @@
+export { openStoredLog, type StoredEventRow, type StoredLog } from './stored-log';
