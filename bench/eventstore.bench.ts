@@ -5,7 +5,9 @@
  *     writers (each its own stream, one event per append);
  *   - replay: the whole global log read with `readAll(from, 10000)` pages from position 0;
  *   - relay: EventRelay forwarding N already-appended events to JetStream while a durable
- *     consumer (decodeEvent) acks them, timed from relay start until the last ack is recorded;
+ *     consumer (decodeEvent) acks them, timed from relay start until the last ack is recorded; the
+ *     consumer runs in its own process, as the consuming service does in the system (with both on
+ *     one Node thread the bench measured the consumer's cost as the relay's);
  *   - raw JetStream async publish rate of envelope-sized messages, at most 256 in flight, the
  *     yardstick for the relay: refilled by halves as the relay does (`raw_jetstream_publish_per_s`,
  *     the one relay_vs_raw divides by) and, for comparison, one at a time (a sliding window).
@@ -15,6 +17,7 @@
  *   npm run bench:eventstore                      # 1,000,000-event replay, 50,000-event relay
  *   npm run bench:eventstore -- --quick           # smoke run: 20,000-event replay, 5,000-event relay
  *   npm run bench:eventstore -- --events 200000   # replay size
+ *   npm run bench:eventstore -- --quick --relay-events 20000   # relay and raw publish size
  *
  * Needs /usr/sbin/nats-server (a private one is started) and PostgreSQL at
  * BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres); it works in its own
@@ -29,8 +32,9 @@ import { RetentionPolicy, StorageType, type PubAck } from '@nats-io/jetstream';
 import { streamOfFamily } from '@weai/contracts';
 import { type EventStore, type ExpectedRevision, type RecordedEvent, openSqlEventStore } from '@weai/eventstore';
 import { nodeCameOnline, someEvents } from '@weai/eventstore/src/testing/fixtures';
-import { type Bus, EventRelay, connectBus, decodeEvent, encodeEvent, ensureStreams, isNotFound, runDurableConsumer } from '@weai/messaging';
+import { type Bus, EventRelay, connectBus, encodeEvent, ensureStreams, isNotFound } from '@weai/messaging';
 import { type TestNatsServer, startNatsServer } from '@weai/messaging/src/testing/nats-server';
+import { startChild } from './support/child';
 import { DataSource } from 'typeorm';
 
 // ---------------------------------------------------------------------------------------------
@@ -48,11 +52,14 @@ interface BenchOptions {
   readonly appendSeconds: number;
 }
 
-const USAGE = `usage: npm run bench:eventstore [-- [--quick] [--events N]]
+const USAGE = `usage: npm run bench:eventstore [-- [--quick] [--events N] [--relay-events N]]
 
   --quick      small smoke run: 20,000-event replay, 5,000-event relay, 1 s append runs
   --events N   events in the replayed log (default 1,000,000; with --quick 20,000);
                a whole number from 1,000 to 50,000,000 (underscores allowed: 1_000_000)
+  --relay-events N
+               events the relay forwards per backend, and messages of the raw publish runs
+               (default 50,000; with --quick 5,000)
   --help       this text`;
 
 class UsageError extends Error {
@@ -76,6 +83,7 @@ function parseCount(flag: string, value: string | undefined): number {
 function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
   let quick = false;
   let events: number | undefined;
+  let relayEvents: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') return 'help';
@@ -85,13 +93,16 @@ function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
     } else if (arg === '--events' || arg.startsWith('--events=')) {
       if (events !== undefined) throw new UsageError('--events given twice');
       events = parseCount('--events', arg === '--events' ? argv[++i] : arg.slice('--events='.length));
+    } else if (arg === '--relay-events' || arg.startsWith('--relay-events=')) {
+      if (relayEvents !== undefined) throw new UsageError('--relay-events given twice');
+      relayEvents = parseCount('--relay-events', arg === '--relay-events' ? argv[++i] : arg.slice('--relay-events='.length));
     } else {
       throw new UsageError(`unknown argument ${JSON.stringify(arg)}`);
     }
   }
   return quick
-    ? { quick, replayEvents: events ?? 20_000, relayEvents: 5_000, rawMessages: 5_000, appendSeconds: 1 }
-    : { quick, replayEvents: events ?? 1_000_000, relayEvents: 50_000, rawMessages: 50_000, appendSeconds: 4 };
+    ? { quick, replayEvents: events ?? 20_000, relayEvents: relayEvents ?? 5_000, rawMessages: relayEvents ?? 5_000, appendSeconds: 1 }
+    : { quick, replayEvents: events ?? 1_000_000, relayEvents: relayEvents ?? 50_000, rawMessages: relayEvents ?? 50_000, appendSeconds: 4 };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -337,37 +348,23 @@ async function rawPublish(bus: Bus, count: number, size: number, mode: RawWindow
 
 /**
  * Relays the whole log of `store` (exactly `count` events) to an empty WEAI_NODES stream while a
- * durable consumer decodes and acks every message; returns events/s from relay start until the
- * server has recorded the last ack.
+ * durable consumer in its own process (`bench/support/event-consumer.ts`: decodeEvent, acks one
+ * by one, in order) handles every message, as the consuming service does in the system; returns
+ * events/s from relay start until the server has recorded the last ack.
  */
-async function relay(bus: Bus, store: EventStore, count: number, label: string): Promise<{ rate: number; secs: number; publishRate: number; cpuMicros: number; errors: number }> {
+async function relay(bus: Bus, natsUrl: string, store: EventStore, count: number, label: string): Promise<RelayRun> {
   const durable = `bench-relay-${label}`;
   await bus.jsm.streams.purge(NODES_STREAM);
   await bus.jsm.consumers.delete(NODES_STREAM, durable).catch((error: unknown) => {
     if (!isNotFound(error)) throw error;
   });
 
-  let acked = 0;
-  let lastPosition = 0;
-  let outOfOrder = 0;
-  let allHandled!: () => void;
-  const handled = new Promise<void>((resolve) => (allHandled = resolve));
   const progress = new Progress(`${label} relay → consumer acks`, count);
-  const consumer = await runDurableConsumer({
-    js: bus.js,
-    jsm: bus.jsm,
-    stream: NODES_STREAM,
-    durable,
-    decode: decodeEvent,
-    concurrency: 1,
-    handler: async (received) => {
-      if (received.envelope.position <= lastPosition) outOfOrder++;
-      lastPosition = received.envelope.position;
-      progress.tick();
-      if (++acked === count) allHandled();
-    },
-    onError: (error) => log(`${label} consumer error: ${(error as Error).message}`),
-    onParked: (_msg, reason) => log(`${label} consumer parked a message: ${reason}`),
+  const consumer = startChild(`${label} consumer`, 'bench/support/event-consumer.ts', {
+    BENCH_NATS_URL: natsUrl,
+    BENCH_STREAM: NODES_STREAM,
+    BENCH_DURABLE: durable,
+    BENCH_COUNT: String(count),
   });
   let errors = 0;
   let published = 0;
@@ -375,6 +372,7 @@ async function relay(bus: Bus, store: EventStore, count: number, label: string):
   let publishSecs = 0;
   const eventRelay = new EventRelay({
     store,
+    nc: bus.nc,
     js: bus.js,
     jsm: bus.jsm,
     family: 'nodes',
@@ -388,24 +386,36 @@ async function relay(bus: Bus, store: EventStore, count: number, label: string):
   });
 
   const timeoutMs = Math.max(60_000, count * 2);
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${label}: relay did not deliver ${count} events within ${timeoutMs / 1000} s (${acked} acked)`)), timeoutMs);
-  });
   try {
+    await consumer.waitFor(/^ready$/m, 30_000);
     const cpu = process.cpuUsage();
     started = performance.now();
     await eventRelay.start();
-    await Promise.race([handled, timeout]);
-    // The handler runs before its ack is sent: wait until the server has recorded every ack.
+    // The consumer says when its handler has seen every event; then wait until the server has
+    // recorded every ack (a handler runs before its ack is sent).
+    let handled: string | undefined;
+    const allHandled = consumer.waitFor(/^done .*$/m, timeoutMs).then((line) => (handled = line));
+    allHandled.catch(() => undefined);
+    const deadline = started + timeoutMs;
     for (;;) {
+      // Until the consumer is done, ask the server only for progress, rarely: the questions cost
+      // the relay's process CPU.
+      if (!handled) await Promise.race([allHandled, new Promise((resolve) => setTimeout(resolve, 250))]).catch(() => undefined);
       const info = await bus.jsm.consumers.info(NODES_STREAM, durable);
-      if (info.num_ack_pending === 0 && info.ack_floor.stream_seq >= info.delivered.stream_seq && info.num_pending === 0) break;
+      // Purging keeps sequence numbers: count acks by delivery, not by stream sequence.
+      progress.set(info.ack_floor.consumer_seq);
+      if (handled && info.num_ack_pending === 0 && info.num_pending === 0 && info.ack_floor.stream_seq >= info.delivered.stream_seq) break;
+      if (performance.now() > deadline) {
+        await allHandled;
+        throw new Error(`${label}: relay did not deliver ${count} events within ${timeoutMs / 1000} s (${info.ack_floor.consumer_seq} acked)`);
+      }
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
     const secs = seconds(started);
     const cpuMicros = cpuMicrosPer(cpu, count);
     progress.finish();
+    const done = handled;
+    const { outOfOrder, cpuMicrosPerEvent: consumerCpuMicros } = JSON.parse(done.slice('done '.length)) as { outOfOrder: number; cpuMicrosPerEvent: number };
     const { state } = await bus.jsm.streams.info(NODES_STREAM);
     if (state.messages !== count) throw new Error(`${label}: ${NODES_STREAM} holds ${state.messages} messages, expected ${count}`);
     if (outOfOrder > 0) throw new Error(`${label}: the consumer saw ${outOfOrder} events out of log order`);
@@ -414,15 +424,28 @@ async function relay(bus: Bus, store: EventStore, count: number, label: string):
     log(
       `${label}: relay: ${fmt(rate)} events/s store → JetStream → consumer ack (${fmt(count)} events in ${secs.toFixed(2)} s); ` +
         `the relay's own publishes were all acknowledged after ${publishSecs.toFixed(2)} s (${fmt(publishRate)} events/s); ` +
-        `${cpuMicros} µs of this process's CPU per event (relay and consumer)`,
+        `CPU per event: relay process ${cpuMicros} µs, consumer process ${consumerCpuMicros} µs`,
     );
-    return { rate, secs, publishRate, cpuMicros, errors };
+    return { rate, secs, publishRate, cpuMicros, consumerCpuMicros, errors };
+  } catch (error) {
+    log(`${label} consumer output:\n${consumer.output()}`);
+    throw error;
   } finally {
-    clearTimeout(timer);
     await eventRelay.stop();
     await consumer.stop();
     await bus.jsm.consumers.delete(NODES_STREAM, durable).catch(() => undefined);
   }
+}
+
+interface RelayRun {
+  rate: number;
+  secs: number;
+  publishRate: number;
+  /** µs of the bench process's CPU (the relay) per event. */
+  cpuMicros: number;
+  /** µs of the consumer process's CPU per event. */
+  consumerCpuMicros: number;
+  errors: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -440,14 +463,17 @@ interface BackendResult {
   replay_cpu_us_per_event: number;
   relay_events: number;
   relay_seconds: number;
+  /** The relay's (this process's) CPU per event. */
   relay_cpu_us_per_event: number;
+  /** The consumer process's CPU per event. */
+  relay_consumer_cpu_us_per_event: number;
   relay_errors: number;
   seed_per_s: number;
 }
 
 type OpenStore = (purpose: 'log' | 'relay') => Promise<EventStore>;
 
-async function benchBackend(label: string, open: OpenStore, options: BenchOptions, bus: Bus, rawRate: number): Promise<BackendResult> {
+async function benchBackend(label: string, open: OpenStore, options: BenchOptions, bus: Bus, natsUrl: string, rawRate: number): Promise<BackendResult> {
   log(`\n== ${label} ==`);
   // Append and replay on one store: the append runs' events are part of the replayed log.
   const logStore: CountedStore = { store: await open('log'), appended: 0 };
@@ -474,7 +500,7 @@ async function benchBackend(label: string, open: OpenStore, options: BenchOption
   try {
     log(`${label}: seeding ${fmt(options.relayEvents)} events for the relay (not timed)…`);
     await seed(relayLog, options.relayEvents, `${label} relay`);
-    relayed = await relay(bus, relayLog.store, options.relayEvents, label);
+    relayed = await relay(bus, natsUrl, relayLog.store, options.relayEvents, label);
   } finally {
     await relayLog.store.close();
   }
@@ -492,6 +518,7 @@ async function benchBackend(label: string, open: OpenStore, options: BenchOption
     relay_events: options.relayEvents,
     relay_seconds: round3(relayed.secs),
     relay_cpu_us_per_event: relayed.cpuMicros,
+    relay_consumer_cpu_us_per_event: relayed.consumerCpuMicros,
     relay_errors: relayed.errors,
     seed_per_s: Math.round(seedRate),
   };
@@ -548,7 +575,7 @@ async function main(options: BenchOptions, cleanup: Cleanup): Promise<void> {
   const rawRate = raw.rate;
   const rawSlidingRate = rawSliding.rate;
 
-  const sqlite = await benchBackend('sqlite', (purpose) => openSqlEventStore({ type: 'sqlite', path: join(dir, `${purpose}.sqlite`) }), options, bus, rawRate);
+  const sqlite = await benchBackend('sqlite', (purpose) => openSqlEventStore({ type: 'sqlite', path: join(dir, `${purpose}.sqlite`) }), options, bus, nats.url, rawRate);
   const postgres = await benchBackend(
     'postgres',
     async (purpose) => {
@@ -557,6 +584,7 @@ async function main(options: BenchOptions, cleanup: Cleanup): Promise<void> {
     },
     options,
     bus,
+    nats.url,
     rawRate,
   );
 
@@ -579,6 +607,7 @@ async function main(options: BenchOptions, cleanup: Cleanup): Promise<void> {
       replay_page: 10_000,
       relay_events: options.relayEvents,
       relay_consumer_concurrency: 1,
+      relay_consumer: 'own process (bench/support/event-consumer.ts), as the consuming service is in the system',
       raw_messages: options.rawMessages,
       raw_message_bytes: size,
       raw_in_flight: IN_FLIGHT,

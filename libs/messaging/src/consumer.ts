@@ -104,13 +104,32 @@ export async function runDurableConsumer<T>(options: DurableConsumerOptions<T>):
     try {
       await options.handler(input, msg);
       inProgress.delete(msg);
-      msg.ack();
+      ackSoon(msg);
     } catch (error) {
       inProgress.delete(msg);
       options.onError?.(error, msg);
       if (msg.info.deliveryCount >= maxDeliver) await parkIt(msg, `failed ${maxDeliver} times, last: ${(error as Error)?.message ?? String(error)}`);
       else msg.nak(backoff(msg.info.deliveryCount));
     }
+  };
+
+  // Acks of handlers that finished in one turn of the event loop go out together, in one socket
+  // write, instead of one write each. An ack delayed this way and lost in a crash only means a
+  // redelivery, which handlers are written for.
+  let acks: JsMsg[] = [];
+  const sendAcks = () => {
+    const batch = acks;
+    acks = [];
+    for (const msg of batch) {
+      try {
+        msg.ack();
+      } catch {
+        // The connection closed first: the server redelivers after the ack wait.
+      }
+    }
+  };
+  const ackSoon = (msg: JsMsg) => {
+    if (acks.push(msg) === 1) setImmediate(sendAcks);
   };
 
   // One timer for the consumer, not one per message: it extends the lease of every message whose
@@ -134,7 +153,10 @@ export async function runDurableConsumer<T>(options: DurableConsumerOptions<T>):
       if (active.size >= concurrency) await Promise.race(active);
     }
     await Promise.all(active);
-  })().finally(() => clearInterval(keepAlive));
+  })().finally(() => {
+    clearInterval(keepAlive);
+    sendAcks();
+  });
 
   return {
     done,

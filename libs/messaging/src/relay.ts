@@ -1,4 +1,5 @@
-import type { JetStreamClient, JetStreamManager, PubAck } from '@nats-io/jetstream';
+import { type JetStreamClient, type JetStreamManager, type PubAck, PubHeaders } from '@nats-io/jetstream';
+import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node';
 import { EVENT_HEADERS, type EventFamily, streamOfFamily } from '@weai/contracts';
 import type { EventStore, RecordedEvent, Subscription } from '@weai/eventstore';
 import { encodeEvent } from './codec';
@@ -9,15 +10,32 @@ export interface RelayOptions {
   readonly store: EventStore;
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
+  /**
+   * The connection `js` publishes on. Given it, the relay asks JetStream to acknowledge only the
+   * last event of each group of `ackEvery` (and of each run of events the store hands over); the
+   * events before it in the group go out as plain publishes with the same id and expectation
+   * headers. The server still checks every one of them, and an acknowledged publish whose
+   * predecessor must be the stream's last message proves the whole group was stored, in order
+   * (see `relayFrom`). Without it every event is its own request, as before.
+   */
+  readonly nc?: NatsConnection;
   /** The family this store holds; its events go to that family's stream. */
   readonly family: EventFamily;
-  /** Publishes awaiting their acknowledgement at once; default 256. */
+  /** Events published and not yet acknowledged at once; default 256. */
   readonly maxInFlight?: number;
+  /** With `nc`: events per acknowledged publish; default `maxInFlight / 4` (at most half of it). */
+  readonly ackEvery?: number;
   /** Wait before re-synchronising after a failure; default 500 ms. */
   readonly retryDelayMs?: number;
   /** Called with each failure the relay recovers from. */
   readonly onError?: (error: unknown) => void;
-  /** Called after each acknowledged publish (tests, metrics). */
+  /**
+   * Called for each event whose storing JetStream confirmed (tests, metrics), in log order. For an
+   * event sent as a plain publish, `ack` is its group's acknowledgement with the event's own
+   * sequence (the group is contiguous in the stream). An event stored without a confirmation (its
+   * group's acknowledged publish was refused after it, or the acknowledgement was lost) is not
+   * reported: the stream, not these calls, is the record.
+   */
   readonly onPublished?: (event: RecordedEvent, ack: PubAck) => void;
 }
 
@@ -114,44 +132,106 @@ export class EventRelay {
     }
   }
 
-  /** Publishes from the checkpoint on until stopped or until a publish fails. */
+  /**
+   * Publishes from the checkpoint on until stopped or until a publish fails.
+   *
+   * Every message says what must precede it: the first the stream's last sequence as read, each
+   * later one the previous event's id (`Nats-Expected-Last-Msg-Id`). The server refuses a message
+   * whose predecessor is not the stream's last, so the stream only ever grows by the log's next
+   * event, whichever publishes are acknowledged. Hence an acknowledgement (not a duplicate) of a
+   * group's last event proves the events before it in the group are stored directly before it;
+   * if any of them was refused or lost, every later one of the group is refused too, the group's
+   * acknowledged publish fails and the relay re-reads its checkpoint from the stream and resumes.
+   */
   private async relayFrom(from: RelayCheckpoint): Promise<void> {
-    const { store, js, family } = this.options;
-    const maxInFlight = this.options.maxInFlight ?? 256;
-    const inFlight: Array<Promise<void>> = [];
-    // The first publish expects the stream's last sequence as read; each later one expects the
-    // previous event's id to be the last message. Once one publish is refused, every later one in
-    // flight is refused too, so the stream never skips an event.
+    const { store, js, family, nc } = this.options;
+    const maxInFlight = Math.max(2, this.options.maxInFlight ?? 256);
+    const ackEvery = nc ? Math.max(1, Math.min(this.options.ackEvery ?? Math.floor(maxInFlight / 4), Math.floor(maxInFlight / 2))) : 1;
     let expectation: { lastSequence: number } | { lastMsgID: string } = { lastSequence: from.sequence };
     let failure: unknown;
     let fail!: (error: unknown) => void;
     const failed = new Promise<never>((_, reject) => (fail = reject));
     failed.catch(() => undefined);
+    const setFailure = (error: unknown) => {
+      failure ??= error;
+      fail(error);
+    };
+
+    interface Outgoing {
+      readonly event: RecordedEvent;
+      readonly subject: string;
+      readonly body: Uint8Array;
+      readonly headers: MsgHdrs;
+    }
+    /** Groups awaiting their acknowledgement, oldest first; each settles (never rejects) and leaves the list. */
+    const groups: Array<{ size: number; settled: Promise<void> }> = [];
+    let unacknowledged = 0;
+    let pending: Outgoing[] = [];
+
+    const publishGroup = (group: readonly Outgoing[]) => {
+      const n = group.length;
+      for (let i = 0; i < n - 1; i++) {
+        const { event, subject, body, headers } = group[i]!;
+        headers.set(PubHeaders.MsgIdHdr, event.metadata.eventId);
+        if ('lastSequence' in expectation) headers.set(PubHeaders.ExpectedLastSeqHdr, String(expectation.lastSequence));
+        else headers.set(PubHeaders.ExpectedLastMsgIdHdr, expectation.lastMsgID);
+        nc!.publish(subject, body, { headers });
+        expectation = { lastMsgID: event.metadata.eventId };
+      }
+      const last = group[n - 1]!;
+      const entry = { size: n, settled: Promise.resolve() };
+      entry.settled = js
+        .publish(last.subject, last.body, { msgID: last.event.metadata.eventId, headers: last.headers, expect: expectation })
+        .then((ack) => {
+          if (ack.duplicate) throw new Error(`event ${last.event.metadata.eventId} at position ${last.event.position} was already in ${this.stream}`);
+          if (this.options.onPublished) for (let i = 0; i < n; i++) this.options.onPublished(group[i]!.event, i === n - 1 ? ack : { ...ack, seq: ack.seq - (n - 1 - i) });
+        })
+        .catch(setFailure)
+        .finally(() => {
+          unacknowledged -= n;
+          // Forget it, so a relay that runs for months keeps no list of settled publishes.
+          const i = groups.indexOf(entry);
+          if (i >= 0) groups.splice(i, 1);
+        });
+      expectation = { lastMsgID: last.event.metadata.eventId };
+      groups.push(entry);
+      unacknowledged += n;
+    };
+
+    // Publishes what the store has handed over, in groups; called once the store's synchronous
+    // run of events ends (a microtask), or at once when the window is full.
+    const flush = () => {
+      const batch = pending;
+      pending = [];
+      if (failure) return;
+      try {
+        for (let i = 0; i < batch.length; i += ackEvery) publishGroup(batch.slice(i, i + ackEvery));
+      } catch (error) {
+        // A publish refused by the client (closed connection, payload too large): nothing after it goes out.
+        setFailure(error);
+      }
+    };
 
     const subscription = store.subscribe(from.position, (event) => {
       if (failure) throw failure;
       const { subject, body, headers } = encodeEvent(family, event);
-      const publish = js
-        .publish(subject, body, { msgID: event.metadata.eventId, headers, expect: expectation })
-        .then((ack) => {
-          if (ack.duplicate) throw new Error(`event ${event.metadata.eventId} at position ${event.position} was already in ${this.stream}`);
-          this.options.onPublished?.(event, ack);
-        })
-        .catch((error: unknown) => {
-          failure ??= error;
-          fail(error);
-        });
-      expectation = { lastMsgID: event.metadata.eventId };
-      inFlight.push(publish);
-      // Returning nothing keeps the subscription in the same turn, so publishes share socket writes.
-      return inFlight.length >= maxInFlight ? inFlight.splice(0, maxInFlight / 2).at(-1) : undefined;
+      if (pending.push({ event, subject, body, headers }) === 1) queueMicrotask(flush);
+      if (unacknowledged + pending.length < maxInFlight) return undefined;
+      // The window is full: publish, then wait until half of it is acknowledged. Returning nothing
+      // otherwise keeps the subscription in the same turn, so publishes share socket writes.
+      flush();
+      let toFree = unacknowledged - maxInFlight / 2;
+      let k = 0;
+      while (toFree > 0 && k < groups.length) toFree -= groups[k++]!.size;
+      return k > 0 ? groups.splice(0, k).at(-1)!.settled : undefined;
     });
     this.subscription = subscription;
     try {
       await Promise.race([subscription.done, failed]);
     } finally {
       await subscription.stop();
-      await Promise.all(inFlight);
+      flush();
+      await Promise.all(groups.map((g) => g.settled));
     }
     if (failure) throw failure;
   }

@@ -33,6 +33,7 @@ class Lifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
     if (!this.config.family) return;
     this.relay = new EventRelay({
       store: this.store,
+      nc: this.bus.nc,
       js: this.bus.js,
       jsm: this.bus.jsm,
       family: this.config.family,
@@ -56,7 +57,19 @@ export async function openReadModel(
 ): Promise<DataSource> {
   const common = { migrations: [CreateProjectionCheckpoints1764100000001, ...migrations], migrationsRun: true, migrationsTableName: 'weai_read_migrations', entities: [...entities] };
   const ds = url.startsWith('sqlite:')
-    ? new DataSource({ type: 'better-sqlite3', database: url.slice('sqlite:'.length), enableWAL: true, ...common })
+    ? new DataSource({
+        type: 'better-sqlite3',
+        database: url.slice('sqlite:'.length),
+        enableWAL: true,
+        // No disk sync per commit: a read model is rebuilt from JetStream and stores its position
+        // in the same transaction as its rows, so a power cut only loses commits it re-applies
+        // (WAL keeps the file consistent). Its writes share the event loop with the service's work.
+        // The event store keeps synchronous=FULL: it is the system of record.
+        prepareDatabase: (db: { pragma(source: string): unknown }) => {
+          db.pragma('synchronous = NORMAL');
+        },
+        ...common,
+      })
     : new DataSource({ type: 'postgres', url, ...common });
   return ds.initialize();
 }

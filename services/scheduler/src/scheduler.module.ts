@@ -28,7 +28,7 @@ const providers: Provider[] = [
     useFactory: (bus: Bus, jobs: JobRepository, datasets: DatasetCache, objects: ContentStore) => new Dispatcher(bus.js, jobs, datasets, objects),
     inject: [BUS, JobRepository, DatasetCache, CONTENT_STORE],
   },
-  { provide: Integrator, useFactory: (bus: Bus, jobs: JobRepository, objects: ContentStore) => new Integrator(bus.js, jobs, objects), inject: [BUS, JobRepository, CONTENT_STORE] },
+  { provide: Integrator, useFactory: (bus: Bus, jobs: JobRepository, objects: ContentStore) => new Integrator(bus.js, bus.jsm, jobs, objects), inject: [BUS, JobRepository, CONTENT_STORE] },
   {
     provide: ResultHandler,
     useFactory: (jobs: JobRepository, nodes: NodeDirectory, bus: Bus, objects: ContentStore) => new ResultHandler(jobs, nodes, bus.jsm, objects),

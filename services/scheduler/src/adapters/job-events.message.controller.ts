@@ -26,6 +26,12 @@ export class JobEventsMessageController {
     await this.dispatcher.publish([{ jobId: e.data.jobId, shardIndex: e.data.shardIndex, replica: e.data.replica, attempt: e.data.attempt }]);
   }
 
+  /** The next part of a large job, as its first replicas come back (see Dispatcher.topUp). */
+  @OnJetStreamEvents({ durable: 'scheduler-dispatch-more', types: ['ShardCompleted', 'ShardValidated', 'ShardFailed'], concurrency: 8 })
+  async progressed(@Payload() e: EventOfType<'ShardCompleted'> | EventOfType<'ShardValidated'> | EventOfType<'ShardFailed'>) {
+    await this.dispatcher.topUp(e.data.jobId);
+  }
+
   @OnJetStreamEvents({ durable: 'scheduler-integrate', types: ['ShardValidated'], concurrency: 16, ackWaitMs: 120_000 })
   async validated(@Payload() e: EventOfType<'ShardValidated'>) {
     await this.integrator.integrateIfDone(e.data.jobId);

@@ -5,6 +5,7 @@ import { DomainError } from '@weai/decider';
 import { type ContentStore, OnRequest } from '@weai/messaging';
 import { CLOCK, type Clock } from '@weai/runtime';
 import { z } from 'zod';
+import { DatasetCache } from '../application/datasets';
 import { JobRepository } from '../application/job.repository';
 import { commandMetadata } from '../application/metadata';
 import { DEFAULT_LIMITS, type SubmissionLimits, checkSubmission } from '../application/submission';
@@ -32,6 +33,7 @@ const StatusRequest = z.object({ jobId: Id, partnerId: Id }).strict();
 export class JobsMessageController {
   constructor(
     private readonly jobs: JobRepository,
+    private readonly datasets: DatasetCache,
     @Inject(CONTENT_STORE) private readonly objects: ContentStore,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
@@ -39,7 +41,9 @@ export class JobsMessageController {
   @OnRequest(JOB_RPC.submit, { queue: 'scheduler' })
   async submit(@Payload() body: unknown): Promise<JobStatus> {
     const now = this.clock.now();
-    const { request, spec } = await checkSubmission(body, this.objects, now, limitsFromEnv(process.env));
+    const { request, spec, dataset } = await checkSubmission(body, this.objects, now, limitsFromEnv(process.env));
+    // Dispatch slices this decoded dataset instead of fetching and decoding it again.
+    this.datasets.remember(request.inputHash, dataset);
     const { state } = await this.jobs.execute(request.jobId, {
       type: 'SubmitJob',
       data: { jobId: request.jobId, partnerId: request.partnerId, spec },

@@ -5,7 +5,7 @@ import type { ContentStore } from '@weai/messaging';
 import { encodeTensor, sha256, sliceItems } from '@weai/tensors';
 import type { JobRepository } from './job.repository';
 import type { DatasetCache } from './datasets';
-import { type JobState, shardRange } from '../domain/job';
+import { type JobState, type ShardState, shardRange } from '../domain/job';
 
 /** One replica attempt to publish. */
 export interface WorkItem {
@@ -15,37 +15,90 @@ export interface WorkItem {
   readonly attempt: number;
 }
 
+/** First replicas of one job kept waiting in the work queue at once; see `Dispatcher.topUp`. */
+export const DISPATCH_WINDOW = 512;
+
+/** A shard whose first replicas have not come back yet. */
+const waiting = (s: ShardState) => s.phase === 'pending' && s.results.length === 0;
+
 /**
  * Publishes work items on `weai.shard.<capability>`. It is driven by the scheduler's own events
- * (JobPartitioned, ShardDispatched) as they come back from JetStream, and acknowledges them only
- * after JetStream took the items: a crash re-publishes, and the item's id
+ * (JobPartitioned, ShardDispatched, and ShardCompleted/ShardValidated/ShardFailed for the next
+ * part of a large job) as they come back from JetStream, and acknowledges them only after
+ * JetStream took the items: a crash re-publishes, and the item's id
  * (`<job>.<shard>.<replica>.<attempt>`) makes JetStream drop the copy. No dual write.
+ *
+ * A large job's first replicas go out a window at a time (`window`, default DISPATCH_WINDOW), not
+ * all at once: the work queue is first in, first out, and a verification replica (an untrusted
+ * node's result run again elsewhere) queued behind a whole job would wait for all of it, so no
+ * node would earn trust during the job and every shard would run twice.
  */
 export class Dispatcher {
+  /** Per job: shards below this index have had their first replicas published by this process. */
+  private readonly published = new Map<string, { next: number; low: number }>();
+
   constructor(
     private readonly js: JetStreamClient,
     private readonly jobs: JobRepository,
     private readonly datasets: DatasetCache,
     private readonly objects: ContentStore,
+    private readonly window = DISPATCH_WINDOW,
   ) {}
 
-  /** Publishes the first replicas of every shard of a partitioned job. */
+  /** Publishes the first replicas of a partitioned job, its first window of them if it is large. */
   async dispatchJob(jobId: string): Promise<number> {
-    const state = await this.jobs.load(jobId);
-    if (state.status !== 'running') return 0;
+    return this.topUp(jobId, await this.jobs.load(jobId));
+  }
+
+  /**
+   * Publishes first replicas until `window` shards past the first still waiting for one are out.
+   * Called for every event that tells a first replica came back; cheap when nothing is due (it
+   * reads the job from memory and walks forward from where it last stopped). After a restart the
+   * memory is empty and it starts again at the first waiting shard: what is still queued is
+   * dropped by JetStream as a duplicate, what was taken runs again at worst (results of a replica
+   * already recorded are ignored by the job).
+   */
+  async topUp(jobId: string, known?: JobState): Promise<number> {
+    const held = known ?? this.jobs.peek(jobId);
+    const state = held?.status === 'running' ? held : await this.jobs.load(jobId);
+    if (state.status !== 'running') {
+      this.published.delete(jobId);
+      return 0;
+    }
+    const shards = state.shards;
+    let mark = this.published.get(jobId);
+    if (!mark) this.published.set(jobId, (mark = { next: 0, low: 0 }));
+    while (mark.low < shards.length && !waiting(shards[mark.low]!)) mark.low++;
+    const end = Math.min(shards.length, mark.low + this.window);
     const items: WorkItem[] = [];
-    state.shards.forEach((s, shardIndex) => {
-      if (s.phase !== 'pending') return;
-      for (let replica = 0; replica < state.spec.redundancy.replicas; replica++) items.push({ jobId, shardIndex, replica, attempt: s.attempts[replica] ?? 1 });
-    });
-    await this.publish(items, state);
+    // Decided in this turn, so concurrent calls publish disjoint ranges.
+    for (let shardIndex = Math.max(mark.next, mark.low); shardIndex < end; shardIndex++) {
+      const s = shards[shardIndex]!;
+      if (s.phase !== 'pending') continue;
+      for (let replica = 0; replica < state.spec.redundancy.replicas; replica++) {
+        if (!s.results.some((r) => r.replica === replica)) items.push({ jobId, shardIndex, replica, attempt: s.attempts[replica] ?? 1 });
+      }
+    }
+    mark.next = Math.max(mark.next, end);
+    if (mark.low >= shards.length) this.published.delete(jobId);
+    try {
+      await this.publish(items, state);
+    } catch (error) {
+      // Start again from the first waiting shard on the next call (the redelivery of this event).
+      this.published.delete(jobId);
+      throw error;
+    }
     return items.length;
   }
 
   /** Publishes work items of one job, pipelined. */
   async publish(items: readonly WorkItem[], known?: JobState): Promise<void> {
-    const state = known ?? (items[0] ? await this.jobs.load(items[0].jobId) : undefined);
-    if (!state || state.status !== 'running') return;
+    const first = items[0];
+    if (!first) return;
+    const held = known ?? this.jobs.peek(first.jobId);
+    // Memory serves unless it says the shard is done, which only the store can confirm.
+    const state = held?.status === 'running' && held.shards[first.shardIndex]?.phase === 'pending' ? held : await this.jobs.load(first.jobId);
+    if (state.status !== 'running') return;
     const window: Array<Promise<unknown>> = [];
     for (const item of items) {
       window.push(this.publishOne(item, state));

@@ -1,5 +1,5 @@
-import { DeliverPolicy, type JetStreamClient } from '@nats-io/jetstream';
-import { RESULTS_STREAM, RESULT_HEADERS } from '@weai/contracts';
+import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { RESULTS_STREAM, RESULT_HEADERS, resultSubject } from '@weai/contracts';
 import type { ContentStore } from '@weai/messaging';
 import { type Tensor, concatItems, decodeTensor, encodeTensor, sha256 } from '@weai/tensors';
 import type { JobRepository } from './job.repository';
@@ -14,40 +14,71 @@ import { commandMetadata } from './metadata';
 export class Integrator {
   constructor(
     private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
     private readonly jobs: JobRepository,
     private readonly objects: ContentStore,
   ) {}
 
+  /** Integrations in progress, by job: the ShardValidated events behind the last one wait for it. */
+  private readonly running = new Map<string, Promise<string | undefined>>();
+
   async integrateIfDone(jobId: string): Promise<string | undefined> {
-    // Most ShardValidated events arrive while shards are still missing: the memory says so at no cost.
+    // Most ShardValidated events arrive while shards are still missing, or after the job ended:
+    // the memory says so at no cost (a job that ended stays ended).
     const held = this.jobs.peek(jobId);
     if (held && held.status === 'running' && held.validated < held.shards.length) return undefined;
+    if (held && held.status !== 'running' && held.status !== 'none') return undefined;
+    let integration = this.running.get(jobId);
+    if (!integration) {
+      integration = this.integrate(jobId).finally(() => this.running.delete(jobId));
+      this.running.set(jobId, integration);
+    }
+    return integration;
+  }
+
+  private async integrate(jobId: string): Promise<string | undefined> {
     const state = await this.jobs.load(jobId);
     if (state.status !== 'running' || state.validated !== state.shards.length || state.shards.length === 0) return undefined;
-    const wanted = new Map<string, number>();
-    state.shards.forEach((s, i) => {
-      if (s.phase === 'validated') wanted.set(`${i}.${s.acceptedReplica}`, i);
-    });
     const outputs: Array<Tensor | undefined> = new Array(state.shards.length);
+    const accept = (index: number, bytes: Uint8Array | null | undefined) => {
+      const shard = state.shards[index];
+      if (outputs[index] || shard?.phase !== 'validated' || !bytes || sha256(bytes) !== shard.outputHash) return false;
+      outputs[index] = decodeTensor(bytes);
+      return true;
+    };
+    const fetchOutput = async (index: number, data: Uint8Array, headers: { get(name: string): string } | undefined) => {
+      const shard = state.shards[index];
+      if (shard?.phase !== 'validated' || headers?.get(RESULT_HEADERS.output) !== shard.outputHash) return false;
+      return accept(index, headers.get(RESULT_HEADERS.outputRef) === 'object' ? await this.objects.get(shard.outputHash) : data);
+    };
+    // Each accepted output by its subject (the last message of a replica's subject is its latest
+    // attempt): no consumer that the server must position in a stream holding every job's results.
     let found = 0;
-    const consumer = await this.js.consumers.get(RESULTS_STREAM, { deliver_policy: DeliverPolicy.All, filter_subjects: `weai.result.${jobId}.>` });
-    const messages = await consumer.consume({ max_messages: 1024 });
-    try {
-      for await (const m of messages) {
-        const key = m.subject.split('.').slice(3).join('.');
-        const index = wanted.get(key);
-        const shard = index === undefined ? undefined : state.shards[index];
-        if (index !== undefined && shard?.phase === 'validated' && !outputs[index] && m.headers?.get(RESULT_HEADERS.output) === shard.outputHash) {
-          const bytes = m.headers?.get(RESULT_HEADERS.outputRef) === 'object' ? await this.objects.get(shard.outputHash) : m.data;
-          if (bytes && sha256(bytes) === shard.outputHash) {
-            outputs[index] = decodeTensor(bytes);
-            found++;
-          }
+    const indexes = [...state.shards.keys()];
+    await Promise.all(
+      Array.from({ length: Math.min(32, indexes.length) }, async () => {
+        for (let index = indexes.pop(); index !== undefined; index = indexes.pop()) {
+          const shard = state.shards[index]!;
+          if (shard.phase !== 'validated') continue;
+          const stored = await this.jsm.direct.getMessage(RESULTS_STREAM, { last_by_subj: resultSubject(jobId, index, shard.acceptedReplica) }).catch(() => null);
+          if (stored && (await fetchOutput(index, stored.data, stored.header))) found++;
         }
-        if (found === state.shards.length || m.info.pending === 0) break;
+      }),
+    );
+    if (found < state.shards.length) {
+      // An accepted result that is no longer its subject's last: read the job's results in order.
+      const consumer = await this.js.consumers.get(RESULTS_STREAM, { deliver_policy: DeliverPolicy.All, filter_subjects: `weai.result.${jobId}.>` });
+      const messages = await consumer.consume({ max_messages: 1024 });
+      try {
+        for await (const m of messages) {
+          const [index, replica] = m.subject.split('.').slice(3).map(Number) as [number, number];
+          const shard = state.shards[index];
+          if (shard?.phase === 'validated' && shard.acceptedReplica === replica && !outputs[index] && (await fetchOutput(index, m.data, m.headers))) found++;
+          if (found === state.shards.length || m.info.pending === 0) break;
+        }
+      } finally {
+        await messages.close();
       }
-    } finally {
-      await messages.close();
     }
     if (found !== state.shards.length) {
       const missing = outputs.findIndex((o) => !o);

@@ -57,7 +57,8 @@ export class JobRepository {
    *
    * Commands that queue up for one job while an append is in flight are decided together, one
    * after another on the evolving state, and appended in one go: a job's results cost one disk
-   * sync per batch, not one each (bench:jobs measured the scheduler bound by those syncs).
+   * sync per batch, not one each (bench:jobs measured the scheduler bound by those syncs). A job
+   * held in memory is not read again before a batch, only after a conflicting append.
    */
   executeWith(jobId: string, build: Build): Promise<Outcome> {
     return new Promise<Outcome>((resolve, reject) => {
@@ -82,7 +83,10 @@ export class JobRepository {
 
   private async runBatch(jobId: string, batch: Queued[]): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      const cached = await this.refresh(jobId);
+      // A job held in memory is decided on as held: its append names the revision it was decided
+      // on, so if another writer got in first the append fails and the job is read again.
+      const held = attempt === 0 ? this.cache.get(jobId) : undefined;
+      const cached = held && held.revision >= 0 ? held : await this.refresh(jobId);
       let state = cached.state;
       const outcomes: Array<{ ok: true; value: Outcome } | { ok: false; error: unknown }> = [];
       const all: JobEvent[] = [];

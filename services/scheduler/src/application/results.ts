@@ -50,7 +50,10 @@ export class ResultHandler {
 
   async handle(msg: JsMsg): Promise<void> {
     const h = resultHeaders(msg);
-    const state = await this.jobs.load(h.jobId);
+    // Memory serves unless it says the result is not needed, which only the store can confirm
+    // (another scheduler may have moved the job on); the decision itself is taken in the job's turn.
+    const held = this.jobs.peek(h.jobId);
+    const state = held?.status === 'running' && held.shards[h.shardIndex]?.phase === 'pending' ? held : await this.jobs.load(h.jobId);
     if (state.status !== 'running') return;
     const shard = state.shards[h.shardIndex];
     if (!shard || shard.phase !== 'pending') return;
