@@ -21,6 +21,8 @@ export interface Command {
   readonly summary: string;
   /** The full help text of the command. */
   readonly help: string;
+  /** Names of its positional arguments, in order (`weai node quarantine <node>`); each is passed in `flags` under its name. */
+  readonly args?: readonly string[];
   /** Its flags, as node:util parseArgs takes them (`--help` is added). */
   readonly options: NonNullable<ParseArgsConfig['options']>;
   /** Runs it; resolves to the exit code. Throw a UsageError for bad input (exit 2). */
@@ -64,7 +66,7 @@ function helpOf(commands: readonly Command[]): string {
     'commands:',
     ...commands.map((c) => `  ${c.path.join(' ').padEnd(width)}  ${c.summary}`),
     '',
-    "'weai <command> --help' describes a command. Exit codes: 0 ok, 1 verification failed, 2 bad flags or configuration, 3 could not run.",
+    "'weai <command> --help' describes a command. Exit codes: 0 ok, 1 verification failed or the service refused, 2 bad flags or configuration, 3 could not run.",
   ].join('\n');
 }
 
@@ -90,8 +92,10 @@ export async function runCli(commands: readonly Command[], argv: readonly string
       io.stdout(command.help);
       return EXIT.ok;
     }
-    if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-    return await command.run(values as Flags, io);
+    const names = command.args ?? [];
+    if (positionals.length > names.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[names.length])}`);
+    const args = Object.fromEntries(positionals.map((p, i) => [names[i]!, p]));
+    return await command.run({ ...(values as Flags), ...args }, io);
   } catch (error) {
     const e = error as Error & { code?: string };
     const usage = error instanceof UsageError || e.code?.startsWith('ERR_PARSE_ARGS') === true;

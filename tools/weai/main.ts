@@ -4,8 +4,11 @@
  */
 import { auditAnchor, auditVerify } from './audit';
 import { type Command, runCli } from './cli';
+import { nodeQuarantine, nodeRelease } from './nodes';
+import { projectionRebuild } from './projection';
+import { replay } from './replay';
 
-const COMMANDS: readonly Command[] = [auditAnchor, auditVerify];
+const COMMANDS: readonly Command[] = [auditAnchor, auditVerify, replay, nodeQuarantine, nodeRelease, projectionRebuild];
 
 runCli(COMMANDS, process.argv.slice(2), {
   env: process.env,

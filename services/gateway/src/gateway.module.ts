@@ -19,6 +19,7 @@ import { ObjectsService } from './application/objects.service';
 import { OperatorService } from './application/operator.service';
 import { OwnerService } from './application/owner.service';
 import { DenialReporter } from './audit/denials';
+import { dashboardControllers, dashboardProviders } from './dashboard/dashboard.providers';
 import { AuthGuard, type RateLimiters } from './auth/auth.guard';
 import { Authenticator } from './auth/authenticator';
 import { CHALLENGE_BUCKET, OwnerSignIn } from './auth/owner-sign-in';
@@ -38,6 +39,7 @@ const controllers: Type<unknown>[] = [
   OwnerHttpController,
   OperatorHttpController,
   HealthHttpController,
+  ...dashboardControllers,
 ];
 
 const stores: Provider[] = [
@@ -103,7 +105,7 @@ export class GatewayModule {
     return {
       module: GatewayModule,
       controllers,
-      providers: [{ provide: GATEWAY_CONFIG, useValue: config }, { provide: BUS, useValue: bus }, ...stores, ...auth, ...services, ...http],
+      providers: [{ provide: GATEWAY_CONFIG, useValue: config }, { provide: BUS, useValue: bus }, ...stores, ...auth, ...services, ...dashboardProviders, ...http],
     };
   }
 }
