@@ -3,6 +3,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { type Capabilities, EthAddress, type Heartbeat, JOB_STATUS_BUCKET } from '@weai/contracts';
+import { DataKeyClient } from '@weai/messaging/src/data-keys';
 import { ContentStore } from '@weai/messaging/src/objects';
 import type { Tensor } from '@weai/tensors';
 import { ModelFiles, ShardExecutor } from './executor';
@@ -171,6 +172,8 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       const jobStatus = await new Kvm(js).create(JOB_STATUS_BUCKET, { history: 1 }).catch(() => undefined);
       const models = new ModelFiles(objects, join(config.dataDir, 'models'), { maxModelBytes: config.maxModelBytes ?? 1024 ** 3 });
       cleanups.push(() => models.close());
+      // Asked only when a leased shard's data is sealed; the security service checks the lease.
+      const keys = new DataKeyClient(nc, nodeId);
       const plans = planLanes({
         classes: capabilityClasses,
         gpus: detection.mode === 'gpu' ? detection.gpus : [],
@@ -187,6 +190,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
           objects,
           executor,
           nodeId,
+          keys,
           classes: plan.classes,
           slots: plan.slots,
           ledger,

@@ -2,6 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { mkdirSync, rmSync, unlinkSync, writeFileSync, renameSync } from 'node:fs';
 import { availableParallelism, constants, setPriority } from 'node:os';
 import { join } from 'node:path';
+import type { KeyResolver } from '@weai/messaging/src/sealed';
 import type { Tensor } from '@weai/tensors';
 import type { RunnerReply, RunnerRequest, RunnerSetup } from './runner/protocol';
 
@@ -20,6 +21,8 @@ export class ShardError extends Error {
 export interface ModelSource {
   size(hash: string): Promise<number | undefined>;
   get(hash: string): Promise<Uint8Array | undefined>;
+  /** A model that may be sealed, opened with the keys of the shard that needs it. */
+  getOpened?(hash: string, keys: KeyResolver): Promise<Uint8Array | undefined>;
 }
 
 const RUNNER_ENTRY = join(__dirname, 'runner', 'entry.js');
@@ -42,12 +45,16 @@ export class ModelFiles {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
 
-  /** The model's file, fetched if needed; call `release` once the runner has loaded it. */
-  async acquire(hash: string): Promise<{ path: string; release: () => void }> {
+  /**
+   * The model's file, fetched if needed (opened with `keys` when it is sealed); call `release` once
+   * the runner has loaded it. The file holds the plaintext, 0600 in the agent's own directory: the
+   * runner must read it, and this node holds the key while it runs the shard anyway.
+   */
+  async acquire(hash: string, keys?: KeyResolver): Promise<{ path: string; release: () => void }> {
     let entry = this.entries.get(hash);
     if (!entry) {
       const path = join(this.dir, `${hash}.onnx`);
-      entry = { path, refs: 0, ready: this.fetch(hash, path) };
+      entry = { path, refs: 0, ready: this.fetch(hash, path, keys) };
       this.entries.set(hash, entry);
       entry.ready.catch(() => this.entries.delete(hash));
     } else {
@@ -69,7 +76,7 @@ export class ModelFiles {
     return { path: e.path, release };
   }
 
-  private async fetch(hash: string, path: string): Promise<void> {
+  private async fetch(hash: string, path: string, keys?: KeyResolver): Promise<void> {
     const short = hash.slice(0, 12);
     const limit = this.options.maxModelBytes;
     const size = await this.source.size(hash).catch((e: unknown) => {
@@ -78,7 +85,8 @@ export class ModelFiles {
     if (size === undefined) throw new ShardError(`model ${short} is not in the object store`, false);
     // Another node, with a higher limit, may run it.
     if (size > limit) throw new ShardError(`model ${short} is ${(size / MiB).toFixed(1)} MiB, above this node's limit of ${(limit / MiB).toFixed(0)} MiB (maxModelMb)`, true);
-    const bytes = await this.source.get(hash).catch((e: unknown) => {
+    const read = keys && this.source.getOpened ? this.source.getOpened(hash, keys) : this.source.get(hash);
+    const bytes = await read.catch((e: unknown) => {
       throw new ShardError(`model ${short} could not be fetched: ${(e as Error).message}`, true);
     });
     if (!bytes) throw new ShardError(`model ${short} is not in the object store`, false);
@@ -238,9 +246,9 @@ export class ShardExecutor {
     return [...this.all].filter((r) => r.alive && r.child.pid !== undefined).map((r) => r.child.pid!);
   }
 
-  /** Runs one shard: WEAT input bytes in, WEAT output tensor out. Throws ShardError. */
-  async run(modelHash: string, input: Uint8Array, names: { input?: string; output?: string }, signal?: AbortSignal): Promise<Tensor> {
-    const model = await this.models.acquire(modelHash);
+  /** Runs one shard: WEAT input bytes in, WEAT output tensor out; `keys` open a sealed model. Throws ShardError. */
+  async run(modelHash: string, input: Uint8Array, names: { input?: string; output?: string }, signal?: AbortSignal, keys?: KeyResolver): Promise<Tensor> {
+    const model = await this.models.acquire(modelHash, keys);
     try {
       if (signal?.aborted) throw new ShardError(`shard stopped: ${String(signal.reason)}`, true);
       const runner = await this.take(signal);

@@ -1,8 +1,10 @@
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, type Consumer, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import { INLINE_LIMIT_BYTES, RESULT_HEADERS, SHARDS_STREAM, WORK_HEADERS, resultSubject, shardSubject } from '@weai/contracts';
-import type { ContentStore } from '@weai/messaging/src/objects';
+import { INLINE_LIMIT_BYTES, RESULT_HEADERS, SHARDS_STREAM, WORK_HEADERS, jobKeyId, objectKeyId, resultSubject, shardSubject } from '@weai/contracts';
+import type { DataKeyClient, LeaseKeys } from '@weai/messaging/src/data-keys';
+import { type ContentStore, ObjectIntegrityError } from '@weai/messaging/src/objects';
+import { type DataKey, type KeyResolver, SealError, isSealed, openPayload, sealPayload, sealedKeyId } from '@weai/messaging/src/sealed';
 import { type Tensor, encodeTensor, sha256 } from '@weai/tensors';
 import { ShardError, type ShardExecutor } from './executor';
 
@@ -73,6 +75,11 @@ export interface WorkerOptions {
   readonly ledger?: ShardLedger;
   /** Why the worker takes no work until `resume()`; default: it takes work once started. */
   readonly heldReason?: string;
+  /**
+   * Where the data keys of a leased shard come from (the security service). Without it a shard
+   * whose data is sealed fails (retryable: a node with keys may run it).
+   */
+  readonly keys?: DataKeyClient;
 }
 
 interface Work {
@@ -85,6 +92,7 @@ interface Work {
   inputRef: boolean;
   inputName?: string;
   outputName?: string;
+  sealed: boolean;
 }
 
 function parseWork(msg: JsMsg): Work | undefined {
@@ -100,6 +108,7 @@ function parseWork(msg: JsMsg): Work | undefined {
     inputRef: h?.get(WORK_HEADERS.inputRef) === 'object',
     inputName: h?.get(WORK_HEADERS.inputName) || undefined,
     outputName: h?.get(WORK_HEADERS.outputName) || undefined,
+    sealed: h?.get(WORK_HEADERS.sealed) === 'true',
   };
   const ok = /^[A-Za-z0-9_-]{1,128}$/.test(w.jobId) && [w.shard, w.replica, w.attempt].every((n) => Number.isSafeInteger(n) && n >= 0) && /^[0-9a-f]{64}$/.test(w.model) && /^[0-9a-f]{64}$/.test(w.input);
   return ok ? w : undefined;
@@ -296,15 +305,19 @@ export class ShardWorker {
     this.running.set(msg, { work, abort, startedAt: Date.now() });
     this.options.onEvent?.({ kind: 'started', jobId: work.jobId, shard: work.shard, replica: work.replica });
     const keepAlive = setInterval(() => this.running.has(msg) && msg.working(), (this.options.leaseMs ?? LEASE_MS) / 3);
+    // The item's keys, asked for only when its data turns out sealed, and only while this node holds its lease.
+    const lease = this.options.keys?.forLease([objectKeyId(work.model), objectKeyId(work.input), jobKeyId(work.jobId)], msg.info.streamSequence);
+    const keys: KeyResolver = lease
+      ? (id) => lease.key(id).catch((e: unknown) => Promise.reject(new ShardError(`no key for sealed shard data: ${(e as Error).message}`, true)))
+      : (id) => Promise.reject(new ShardError(`shard data is sealed (${id}) and this agent has no key service`, true));
     try {
-      const input = work.inputRef ? await this.options.objects.get(work.input) : msg.data;
-      if (!input || sha256(input) !== work.input) throw new ShardError('shard input does not match its hash', true);
+      const input = await this.readInput(work, msg.data, keys);
       const started = performance.now();
-      let output = await this.options.executor.run(work.model, input, { input: work.inputName, output: work.outputName }, abort.signal);
+      let output = await this.options.executor.run(work.model, input, { input: work.inputName, output: work.outputName }, abort.signal, keys);
       const computeMs = performance.now() - started;
       if (this.options.tamper) output = this.options.tamper(output);
       if (!this.running.has(msg)) return; // released meanwhile: another node runs it
-      await this.report(work, { output, computeMs });
+      await this.report(work, { output, computeMs, seal: await this.outputKey(work, lease, keys) });
       completed = true;
       msg.ack();
       this.options.onEvent?.({ kind: 'completed', jobId: work.jobId, shard: work.shard, replica: work.replica, computeMs });
@@ -323,8 +336,30 @@ export class ShardWorker {
     }
   }
 
+  /** The shard's input bytes, verified against their hash; opened with the item's keys when sealed (inline or object). */
+  private async readInput(work: Work, body: Uint8Array, keys: KeyResolver): Promise<Uint8Array> {
+    let input: Uint8Array | undefined;
+    try {
+      // getOpened verifies the hash itself; an inline body is hashed once, opened only when it is not the plaintext.
+      if (work.inputRef) input = await this.options.objects.getOpened(work.input, keys);
+      else if (sha256(body) === work.input) return body;
+      else if (isSealed(body)) input = openPayload(body, work.input, await keys(sealedKeyId(body)));
+    } catch (error) {
+      if (error instanceof SealError) throw new ShardError(`shard input cannot be opened: ${error.message}`, true);
+      if (error instanceof ObjectIntegrityError) throw new ShardError('shard input does not match its hash', true);
+      throw error;
+    }
+    if (!input || (!work.inputRef && sha256(input) !== work.input)) throw new ShardError('shard input does not match its hash', true);
+    return input;
+  }
+
+  /** The job key the output is sealed with: when the item says its data is sealed, or sealed data was met. */
+  private async outputKey(work: Work, lease: LeaseKeys | undefined, keys: KeyResolver) {
+    return work.sealed || lease?.used() ? keys(jobKeyId(work.jobId)) : undefined;
+  }
+
   /** Publishes a result (or a failure) and waits until JetStream has it. */
-  private async report(work: Work, result: { output: Tensor; computeMs: number } | undefined, error?: string, retryable?: boolean): Promise<void> {
+  private async report(work: Work, result: { output: Tensor; computeMs: number; seal?: DataKey | undefined } | undefined, error?: string, retryable?: boolean): Promise<void> {
     const h = natsHeaders();
     h.set(RESULT_HEADERS.job, work.jobId);
     h.set(RESULT_HEADERS.shard, String(work.shard));
@@ -337,11 +372,12 @@ export class ShardWorker {
       const hash = sha256(bytes);
       h.set(RESULT_HEADERS.output, hash);
       h.set(RESULT_HEADERS.computeMs, result.computeMs.toFixed(3));
+      if (result.seal) h.set(RESULT_HEADERS.sealed, 'true');
       if (bytes.byteLength > INLINE_LIMIT_BYTES) {
-        await this.options.objects.put(bytes);
+        await (result.seal ? this.options.objects.putSealed(bytes, result.seal) : this.options.objects.put(bytes));
         h.set(RESULT_HEADERS.outputRef, 'object');
       } else {
-        body = bytes;
+        body = result.seal ? sealPayload(bytes, hash, result.seal) : bytes;
       }
     } else {
       h.set(RESULT_HEADERS.error, (error ?? 'failed').replace(/[\r\n]+/g, ' ').slice(0, 900));

@@ -10,3 +10,4 @@ export * from './events/security';
 export * from './capabilities';
 export * from './node-protocol';
 export * from './job-protocol';
+export * from './keys';

@@ -65,6 +65,11 @@ export const WORK_HEADERS = {
   inputName: 'Weai-Input-Name',
   outputName: 'Weai-Output-Name',
   items: 'Weai-Items',
+  /**
+   * "true" when the shard's data is sealed (libs/messaging/src/sealed.ts): the agent asks the
+   * security service for the item's keys and seals its output under the job key.
+   */
+  sealed: 'Weai-Sealed',
 } as const;
 
 /** Headers of a result. */
@@ -82,6 +87,8 @@ export const RESULT_HEADERS = {
   error: 'Weai-Error',
   /** "true" when running it again elsewhere could help. */
   retryable: 'Weai-Retryable',
+  /** "true" when the output (inline body or object) is sealed under the job key (`j1:<jobId>`). */
+  sealed: 'Weai-Sealed',
 } as const;
 
 /** The scheduler's view of one job, as `weai.rpc.jobs.status` answers it. */

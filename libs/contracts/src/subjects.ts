@@ -88,6 +88,16 @@ export const SECURITY_RPC = {
 } as const;
 
 /**
+ * Where a principal asks for data keys: the last token is the requester's own id, and its NATS
+ * permissions allow it that one subject only, so the security service knows who asks.
+ */
+export function keyRequestSubject(principalId: string): string {
+  return `weai.rpc.security.keys.${principalId}`;
+}
+/** The pattern the security service answers key requests on. */
+export const KEY_REQUEST_PATTERN = 'weai.rpc.security.keys.*';
+
+/**
  * The inbox prefix of one principal: its request replies and JetStream pull deliveries arrive
  * under `<prefix>.>`, and its NATS permissions let it subscribe there only, so one identity cannot
  * read another's replies. Pass it as the connection's `inboxPrefix`.

@@ -1,7 +1,7 @@
 import { type KeyObject, createHash, createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ID_PATTERN } from '@weai/contracts';
-import { natsServersFromEnv } from '@weai/messaging';
+import { natsServersFromEnv, sealingFromEnv } from '@weai/messaging';
 import { ConfigError } from '@weai/runtime';
 
 /** A partner or operator allowed in, known only by the SHA-256 of its key: the key itself is not kept. */
@@ -58,6 +58,8 @@ export interface GatewayConfig {
   readonly pseudonymSecret: Buffer;
   /** Reverse proxies in front of the gateway whose `X-Forwarded-For` entry names the client (0: none). */
   readonly trustedProxyHops: number;
+  /** Uploads are sealed under their object key and sealed objects opened (`WEAI_SEALING=on`); default off. */
+  readonly sealing?: boolean;
 }
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 256 * 1024 * 1024;
@@ -92,6 +94,7 @@ export function gatewayConfigFromEnv(env: NodeJS.ProcessEnv, warn: (message: str
     anonymousRateLimit: rateLimit(env, 'GATEWAY_AUTH_RATE_LIMIT', { burst: 20, perSecond: 1 }),
     pseudonymSecret: secret(env, warn),
     trustedProxyHops: integer(env, 'GATEWAY_TRUSTED_PROXY_HOPS', 0, 0, 5),
+    sealing: sealingFromEnv(env),
   };
 }
 

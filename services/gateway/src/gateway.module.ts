@@ -1,7 +1,7 @@
 import { type DynamicModule, Logger, Module, type Provider, type Type } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { type KV, Kvm } from '@nats-io/kv';
-import { type Bus, ContentStore } from '@weai/messaging';
+import { type Bus, ContentStore, DataKeyClient } from '@weai/messaging';
 import { BUS } from '@weai/runtime';
 import { AuthHttpController } from './adapters/auth.http.controller';
 import { HealthHttpController } from './adapters/health.http.controller';
@@ -83,7 +83,13 @@ const auth: Provider[] = [
 
 const services: Provider[] = [
   { provide: ObjectGrants, useFactory: (kv: KV) => new ObjectGrants(kv), inject: [GRANTS_KV] },
-  { provide: ObjectsService, useFactory: (objects: ContentStore, grants: ObjectGrants) => new ObjectsService(objects, grants), inject: [CONTENT_STORE, ObjectGrants] },
+  {
+    provide: ObjectsService,
+    // With sealing on, uploads are sealed under their own object key, fetched from the security service.
+    useFactory: (objects: ContentStore, grants: ObjectGrants, bus: Bus, config: GatewayConfig) =>
+      new ObjectsService(objects, grants, config.sealing ? new DataKeyClient(bus.nc, 'gateway').cached() : undefined),
+    inject: [CONTENT_STORE, ObjectGrants, BUS, GATEWAY_CONFIG],
+  },
   { provide: JobsService, useFactory: (bus: Bus, grants: ObjectGrants) => new JobsService(bus, grants), inject: [BUS, ObjectGrants] },
   { provide: JobEventsService, useFactory: (bus: Bus, jobs: JobsService, grants: ObjectGrants) => new JobEventsService(bus, jobs, grants), inject: [BUS, JobsService, ObjectGrants] },
   { provide: OwnerService, useFactory: (bus: Bus) => new OwnerService(bus), inject: [BUS] },

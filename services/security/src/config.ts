@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fromSeed } from '@nats-io/nkeys';
 import { ConfigError } from '@weai/runtime';
 import type { NkeyUser } from './domain/server-config';
@@ -16,6 +17,8 @@ export interface SecurityConfig {
   readonly systemSeedFile: string | undefined;
   /** The service's own bus user, always rendered so that it can connect (from `NATS_NKEY_SEED_FILE`). */
   readonly bootstrapUsers: readonly NkeyUser[];
+  /** Where a development key-encryption key is kept when `SECURITY_KEK_FILE` is unset (`$WEAI_DATA_DIR/security-kek`). */
+  readonly devKekFile: string;
 }
 
 /** Reads an nkey seed file (0600) and returns the key pair's seed bytes; errors never show the content. */
@@ -45,5 +48,6 @@ export function securityConfigFromEnv(env: NodeJS.ProcessEnv): SecurityConfig {
     serverLog: env['SECURITY_NATS_LOG_FILE'] || undefined,
     systemSeedFile: env['SECURITY_SYS_NKEY_SEED_FILE'] || undefined,
     bootstrapUsers,
+    devKekFile: join(env['WEAI_DATA_DIR'] ?? '.data', 'security-kek'),
   };
 }

@@ -4,12 +4,14 @@ import { busSecurityFromEnv } from '@weai/messaging';
 import { bootstrapService, serviceConfigFromEnv } from '@weai/runtime';
 import { NatsConfigWriter } from './application/nats-config';
 import { RegistryReader } from './application/registry.reader';
+import { KeyRing } from './application/key-ring';
 import { readSeedFile, securityConfigFromEnv } from './config';
 import { SecurityModule } from './security.module';
 
 async function main(): Promise<void> {
   const config = serviceConfigFromEnv(process.env, 'security', 'security');
   const security = securityConfigFromEnv(process.env);
+  const keys = KeyRing.fromEnv(process.env, security.devKekFile, (m) => process.stderr.write(`warning: ${m}\n`));
   // The users file must hold this service's own key before it can connect: render it from the store first.
   const store = await openEventStore(config.eventStore);
   const users = await new NatsConfigWriter(new RegistryReader(store), security).apply().finally(() => store.close());
@@ -23,7 +25,7 @@ async function main(): Promise<void> {
         maxReconnectAttempts: -1,
       })
     : undefined;
-  await bootstrapService(config, (bus) => SecurityModule.create(config, bus, { nats: security, audit: { system, serverLog: security.serverLog } }));
+  await bootstrapService(config, (bus) => SecurityModule.create(config, bus, { nats: security, audit: { system, serverLog: security.serverLog }, ...(keys ? { keys } : {}) }));
   process.stdout.write(
     `security service ready (${users} NATS users in ${security.usersFile}; audit: ${system ? 'auth advisories' : 'no system user'}, ${security.serverLog ? `log ${security.serverLog}` : 'no server log'})\n`,
   );

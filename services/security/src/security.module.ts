@@ -6,6 +6,9 @@ import { AuditRecorder } from './application/audit.recorder';
 import { CredentialCommands } from './application/credentials';
 import { type NatsConfigTarget, NatsConfigWriter } from './application/nats-config';
 import { RegistryReader } from './application/registry.reader';
+import { KeyRelease } from './application/key-release';
+import type { KeyRing } from './application/key-ring';
+import { KeysMessageController } from './adapters/keys.message.controller';
 import { AuditListener } from './adapters/audit.listener';
 import { CredentialsMessageController } from './adapters/credentials.message.controller';
 import { DenialsMessageController } from './adapters/denials.message.controller';
@@ -15,6 +18,8 @@ import { AUDIT_SOURCES, type AuditSources } from './adapters/tokens';
 export interface SecurityOptions {
   readonly nats: NatsConfigTarget;
   readonly audit: AuditSources;
+  /** The key-encryption key: with it the service releases data keys (`weai.rpc.security.keys.*`); without, it answers no key request. */
+  readonly keys?: KeyRing;
 }
 
 const applicationProviders: Provider[] = [
@@ -23,6 +28,12 @@ const applicationProviders: Provider[] = [
   { provide: CredentialCommands, useFactory: (store: EventStore, writer: NatsConfigWriter) => new CredentialCommands(store, writer), inject: [EVENT_STORE, NatsConfigWriter] },
 ];
 
+const keyProvider = (bus: Bus, ring: KeyRing): Provider => ({
+  provide: KeyRelease,
+  useFactory: (store: EventStore, registry: RegistryReader) => new KeyRelease(ring, registry, bus.jsm, store),
+  inject: [EVENT_STORE, RegistryReader],
+});
+
 /** The security service: bus credentials, the nats-server users they render to, the audit of refused access. */
 @Module({})
 export class SecurityModule {
@@ -30,7 +41,7 @@ export class SecurityModule {
     return {
       module: SecurityModule,
       imports: [EventSourcingModule.forService({ config, bus })],
-      controllers: [CredentialsMessageController],
+      controllers: [CredentialsMessageController, ...(options.keys ? [KeysMessageController] : [])],
       providers: [
         ...applicationProviders,
         { provide: NatsConfigWriter, useFactory: (registry: RegistryReader) => new NatsConfigWriter(registry, options.nats), inject: [RegistryReader] },
@@ -38,6 +49,7 @@ export class SecurityModule {
         AuditListener,
         // Refusals reported by edge services (the HTTP gateway) on WEAI_SECURITY_REPORTS.
         DenialsMessageController,
+        ...(options.keys ? [keyProvider(bus, options.keys)] : []),
       ],
     };
   }

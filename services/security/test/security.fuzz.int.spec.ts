@@ -65,9 +65,13 @@ describe('security service handlers under malformed input (fast-check)', () => {
     fc.constantFrom('', '>', '*', 'a.b', 'a b', 'x'.repeat(129), 'x'.repeat(200_000), 'SUAM…', null, 0, -1, true, [], {}),
     fc.string({ minLength: 1, maxLength: 20 }).filter((s) => !/^[A-Za-z0-9_-]+$/.test(s)),
   );
+  /** A list of capability classes with at least one that is not a class ([] and ['a.b'] are valid lists). */
+  const classListWithABadOne = fc
+    .array(badValue, { minLength: 1, maxLength: 70 })
+    .filter((list) => list.some((c) => typeof c !== 'string' || c.length > 64 || !/^[a-z0-9]+(\.[a-z0-9]+){0,7}$/.test(c)));
   const brokenIssue = fc.oneof(
     fc.record({ field: fc.constantFrom('credentialId', 'role', 'principalId', 'publicNkey'), value: badValue }).map(({ field, value }) => ({ ...validIssue, [field]: value })),
-    fc.record({ value: fc.oneof(badValue, fc.array(badValue, { maxLength: 70 }), fc.array(fc.constant('cpu.avx2'), { minLength: 65, maxLength: 80 })) }).map(({ value }) => ({ ...validIssue, capabilityClasses: value })),
+    fc.record({ value: fc.oneof(badValue.filter((v) => !Array.isArray(v)), classListWithABadOne, fc.array(fc.constant('cpu.avx2'), { minLength: 65, maxLength: 80 })) }).map(({ value }) => ({ ...validIssue, capabilityClasses: value })),
     fc.constantFrom({ ...validIssue, extra: 1 }, { ...validIssue, role: 'service', principalId: 'mallory', capabilityClasses: undefined }, { ...validIssue, role: 'partner' }),
     fc.anything().filter((v) => typeof v !== 'object' || v === null || Array.isArray(v) || !('credentialId' in v)),
   );

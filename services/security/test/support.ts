@@ -12,6 +12,7 @@ import { type Bus, JetStreamServer, connectBus, ensureStreams } from '@weai/mess
 import { type TestNatsServer, startNatsServer } from '@weai/messaging/src/testing/nats-server';
 import { EVENT_STORE, serviceConfigFromEnv } from '@weai/runtime';
 import { CredentialCommands, type IssuedCredential } from '../src/application/credentials';
+import type { KeyRing } from '../src/application/key-ring';
 import { permissionsFor } from '../src/domain/permissions';
 import { renderNkeyUsers } from '../src/domain/server-config';
 import { SecurityModule } from '../src/security.module';
@@ -35,7 +36,7 @@ export interface SecuredBus {
 }
 
 /** Starts nats-server 2.9 with TLS only, nkey users in account WEAI and a system account, then the security service. */
-export async function startSecuredBus(): Promise<SecuredBus> {
+export async function startSecuredBus(options: { keys?: KeyRing } = {}): Promise<SecuredBus> {
   const dir = mkdtempSync(join(tmpdir(), 'weai-security-'));
   execFileSync('bash', [GEN_CERTS, join(dir, 'tls')], { stdio: 'ignore' });
   const caFile = join(dir, 'tls', 'ca.pem');
@@ -72,7 +73,7 @@ export async function startSecuredBus(): Promise<SecuredBus> {
   const system = await connect({ ...common, name: 'security-audit', authenticator: nkeyAuthenticator(sys.getSeed()) });
   const config = serviceConfigFromEnv({ WEAI_DATA_DIR: dir, NATS_URL: nats.url }, 'security', 'security');
   const app = await NestFactory.createMicroservice(
-    SecurityModule.create(config, bus, { nats: { usersFile, pidFile, bootstrapUsers, serverLog: logFile }, audit: { system, serverLog: logFile } }),
+    SecurityModule.create(config, bus, { nats: { usersFile, pidFile, bootstrapUsers, serverLog: logFile }, audit: { system, serverLog: logFile }, ...(options.keys ? { keys: options.keys } : {}) }),
     { strategy: new JetStreamServer(bus), logger: false },
   );
   await app.listen();

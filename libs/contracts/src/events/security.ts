@@ -103,4 +103,34 @@ export const AuthenticationFailed = defineEvent({
   scope,
 });
 
-export const SECURITY_EVENTS = [CredentialIssued, CredentialRevoked, AccessDenied, AuthenticationFailed] as const;
+/** The public name of a data key (`o1:<sha256>`, `j1:<jobId>`); never the key itself. */
+export const DataKeyId = z.string().regex(/^(o1:[0-9a-f]{64}|j1:[A-Za-z0-9_-]{1,128})$/, 'must be a data key id (o1:<sha256> or j1:<jobId>)');
+
+/** The work item a node proved it holds the lease of when it asked for keys. */
+const LeasedShard = z.object({ jobId: Id, shard: z.number().int().nonnegative(), replica: z.number().int().nonnegative(), workItem: z.number().int().positive() }).strict();
+
+/** The security service handed data keys to a principal (the keys themselves are never recorded). */
+export const KeyReleased = defineEvent({
+  type: 'KeyReleased',
+  family,
+  schema: z.object({ principalId: Id, role: RoleSchema, keyIds: z.array(DataKeyId).min(1).max(8), lease: LeasedShard.optional() }).strict(),
+  scope,
+});
+
+/** The security service refused a principal data keys: no lease, another class, a key the shard does not name. */
+export const KeyRefused = defineEvent({
+  type: 'KeyRefused',
+  family,
+  schema: z
+    .object({
+      principalId: Id,
+      keyIds: z.array(z.string().max(200)).max(8),
+      /** The stream sequence of the work item the node claimed to hold, when it named one. */
+      workItem: z.number().int().nonnegative().optional(),
+      reason: z.string().min(1).max(512),
+    })
+    .strict(),
+  scope,
+});
+
+export const SECURITY_EVENTS = [CredentialIssued, CredentialRevoked, AccessDenied, AuthenticationFailed, KeyReleased, KeyRefused] as const;

@@ -1,4 +1,5 @@
-import { type ContentStore, ObjectIntegrityError } from '@weai/messaging';
+import { objectKeyId } from '@weai/contracts';
+import { type ContentStore, type KeyResolver, ObjectIntegrityError, RpcError, SealError } from '@weai/messaging';
 import { ApiError } from '../http/api-error';
 import type { ObjectGrants } from './object-grants';
 
@@ -15,17 +16,26 @@ export function objectNotFound(hash: string, message = `no object ${hash}`): Api
   return error;
 }
 
+/** A key the security service did not give: the object exists but cannot be served now (never a key in the message). */
+function keysUnavailable(error: unknown): never {
+  if (error instanceof RpcError) throw new ApiError(503, 'object.keys-unavailable', 'the object store key service is unavailable; try again later');
+  throw error;
+}
+
 /** Models, datasets and outputs in the content-addressed object store, each readable by the partners granted it. */
 export class ObjectsService {
   constructor(
     private readonly objects: ContentStore,
     private readonly grants: ObjectGrants,
+    /** Data keys (from the security service): when given, uploads are sealed under their object key (`o1:<sha256>`). */
+    private readonly keys?: KeyResolver,
   ) {}
 
   /** Stores bytes under their SHA-256 (storing the same bytes twice stores them once) and grants them to the uploader. */
   async upload(partnerId: string, bytes: Uint8Array): Promise<StoredObject> {
     if (bytes.byteLength === 0) throw new ApiError(400, 'bad-request', 'the body is empty: send the model (ONNX) or dataset (WEAT) bytes');
-    const hash = await this.objects.put(bytes);
+    const keys = this.keys;
+    const hash = keys ? await this.objects.putSealed(bytes, (address) => keys(objectKeyId(address))).catch(keysUnavailable) : await this.objects.put(bytes);
     await this.grants.grant(partnerId, hash);
     return { hash, size: bytes.byteLength };
   }
@@ -40,10 +50,11 @@ export class ObjectsService {
   async download(hash: string): Promise<Uint8Array> {
     let bytes: Uint8Array | undefined;
     try {
-      bytes = await this.objects.get(hash);
+      // With keys, sealed objects are opened (and plaintext ones from before sealing still verified); without, a sealed one is refused.
+      bytes = this.keys ? await this.objects.getOpened(hash, this.keys) : await this.objects.get(hash);
     } catch (error) {
-      if (error instanceof ObjectIntegrityError) throw new ApiError(502, 'object.corrupt', `object ${hash} failed its integrity check; it is not served`);
-      throw error;
+      if (error instanceof ObjectIntegrityError || error instanceof SealError) throw new ApiError(502, 'object.corrupt', `object ${hash} failed its integrity check; it is not served`);
+      return keysUnavailable(error);
     }
     if (!bytes) throw new ApiError(404, 'object.not-found', `no object ${hash}`);
     return bytes;

@@ -124,11 +124,14 @@ export class Dispatcher {
     h.set(WORK_HEADERS.items, String(end - start));
     if (state.spec.inputName) h.set(WORK_HEADERS.inputName, state.spec.inputName);
     if (state.spec.outputName) h.set(WORK_HEADERS.outputName, state.spec.outputName);
-    let body = input;
+    if (this.objects.sealing) h.set(WORK_HEADERS.sealed, 'true');
+    let body: Uint8Array;
     if (input.byteLength > INLINE_LIMIT_BYTES) {
       await this.objects.put(input);
       h.set(WORK_HEADERS.inputRef, 'object');
       body = new Uint8Array(0);
+    } else {
+      body = await this.objects.sealInline(input, inputHash);
     }
     await this.js.publish(shardSubject(state.spec.capability), body, {
       headers: h,

@@ -49,7 +49,7 @@ export class Integrator {
     const fetchOutput = async (index: number, data: Uint8Array, headers: { get(name: string): string } | undefined) => {
       const shard = state.shards[index];
       if (shard?.phase !== 'validated' || headers?.get(RESULT_HEADERS.output) !== shard.outputHash) return false;
-      return accept(index, headers.get(RESULT_HEADERS.outputRef) === 'object' ? await this.objects.get(shard.outputHash) : data);
+      return accept(index, headers.get(RESULT_HEADERS.outputRef) === 'object' ? await this.objects.get(shard.outputHash) : await this.objects.openInline(data, shard.outputHash));
     };
     // Each accepted output by its subject (the last message of a replica's subject is its latest
     // attempt): no consumer that the server must position in a stream holding every job's results.

@@ -108,7 +108,7 @@ export class ResultHandler {
   /** The output a result message carries (inline, or as an object), checked against its hash and decoded. */
   private async outputOf(msg: Pick<JsMsg, 'data' | 'headers'>, outputHash: string): Promise<Tensor> {
     if (!/^[0-9a-f]{64}$/.test(outputHash)) throw new Error('no output hash');
-    const bytes = msg.headers?.get(RESULT_HEADERS.outputRef) === 'object' ? await this.objects.get(outputHash) : msg.data;
+    const bytes = msg.headers?.get(RESULT_HEADERS.outputRef) === 'object' ? await this.objects.get(outputHash) : await this.objects.openInline(msg.data, outputHash);
     if (!bytes) throw new Error(`output object ${outputHash} is missing`);
     if (sha256(bytes) !== outputHash) throw new Error('output does not match its hash');
     return decodeTensor(bytes);

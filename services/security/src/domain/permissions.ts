@@ -11,6 +11,7 @@ import {
   type NatsPermissions,
   heartbeatSubject,
   inboxPrefixOf,
+  keyRequestSubject,
   shardSubject,
   streamOfFamily,
 } from '@weai/contracts';
@@ -80,7 +81,7 @@ function ownDurable(stream: string, durable: string, filter: string): string[] {
 /** What each service owns beyond its RPC subjects and its own family's events. */
 const SERVICE_TABLE: Record<ServiceName, { family?: EventFamily; publish: readonly string[]; subscribe: readonly string[] }> = {
   nodes: { family: 'nodes', publish: [], subscribe: [] },
-  scheduler: { family: 'jobs', publish: ['weai.shard.>', ...writeObjects, `$KV.${JOB_STATUS_BUCKET}.>`, 'weai.rpc.resources.>'], subscribe: [] },
+  scheduler: { family: 'jobs', publish: ['weai.shard.>', ...writeObjects, `$KV.${JOB_STATUS_BUCKET}.>`, 'weai.rpc.resources.>', keyRequestSubject('scheduler')], subscribe: [] },
   rewards: { family: 'rewards', publish: [], subscribe: [] },
   // Answers to credential requests follow a reload, and nats-server 2.9.10 forgets a connection's
   // pending allow_responses grants when it reloads (observed: the reply is a Permissions Violation).
@@ -88,7 +89,7 @@ const SERVICE_TABLE: Record<ServiceName, { family?: EventFamily; publish: readon
   security: { family: 'security', publish: ['_INBOX.>'], subscribe: [] },
   resources: { publish: [], subscribe: [] },
   // The gateway reports HTTP refusals under its own reporter token only (SECURITY_REPORT_SUBJECTS).
-  gateway: { publish: ['weai.rpc.jobs.>', 'weai.rpc.nodes.>', 'weai.rpc.rewards.>', 'weai.rpc.resources.>', ...writeObjects, 'weai.report.security.gateway.>'], subscribe: [] },
+  gateway: { publish: ['weai.rpc.jobs.>', 'weai.rpc.nodes.>', 'weai.rpc.rewards.>', 'weai.rpc.resources.>', ...writeObjects, 'weai.report.security.gateway.>', keyRequestSubject('gateway')], subscribe: [] },
 };
 
 /**
@@ -142,6 +143,8 @@ export function permissionsFor(principal: Principal): NatsPermissions {
           NODE_RPC.register,
           NODE_RPC.capabilities,
           REWARDS_RPC.balance,
+          // Data keys of the shards it leases (the security service checks the lease).
+          keyRequestSubject(id),
           '$JS.API.INFO',
           ...principal.capabilityClasses.flatMap((c) => ownDurable(SHARDS_STREAM, shardDurable(c), shardSubject(c))),
           ...readObjects,
