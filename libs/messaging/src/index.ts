@@ -7,3 +7,6 @@ export * from './projection';
 export * from './nest/jetstream.server';
 export * from './rpc';
 export * from './objects';
+export * from './sealed';
+export * from './data-keys';
+export * from './leader';

@@ -1,10 +1,11 @@
 import 'reflect-metadata';
 import { mkdirSync } from 'node:fs';
+import { type Server, createServer } from 'node:http';
 import { dirname } from 'node:path';
 import type { INestMicroservice, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { type Bus, JetStreamServer, connectBus, ensureStreams } from '@weai/messaging';
-import type { ServiceConfig } from './config';
+import { ConfigError, type ServiceConfig } from './config';
 
 /**
  * Starts a service as a Nest microservice on the JetStream transport: connects the bus, makes
@@ -16,15 +17,79 @@ export async function bootstrapService(config: ServiceConfig, appModule: (bus: B
     if (url.startsWith('sqlite:')) mkdirSync(dirname(url.slice('sqlite:'.length)), { recursive: true });
   }
   const bus = await connectBus({ servers: config.natsServers, name: `weai-${config.name}` });
-  await ensureStreams(bus.jsm, config.streamReplicas);
+  await retryDuringFailover(() => ensureStreams(bus.jsm, config.streamReplicas), 'ensuring the streams');
   const app = await NestFactory.createMicroservice(appModule(bus), { strategy: new JetStreamServer(bus) });
   app.enableShutdownHooks();
   await app.listen();
+  const healthPort = healthPortFromEnv(process.env);
+  const health = healthPort === undefined ? undefined : await startHealthServer(bus, healthPort);
   const close = async () => {
+    await new Promise((r) => (health ? health.close(r) : r(undefined)));
     await app.close();
     await bus.close();
   };
   process.once('SIGTERM', () => void close());
   process.once('SIGINT', () => void close());
   return app;
+}
+
+/**
+ * Runs a JetStream call again while it times out, for up to `forMs`: a replica that starts while a
+ * cluster elects new stream leaders (a server just died) waits for them instead of exiting.
+ */
+export async function retryDuringFailover<T>(call: () => Promise<T>, what: string, forMs = 60_000): Promise<T> {
+  const deadline = Date.now() + forMs;
+  for (;;) {
+    try {
+      return await call();
+    } catch (error) {
+      const timedOut = (error as Error)?.name === 'TimeoutError' || /timeout/i.test((error as Error)?.message ?? '');
+      if (!timedOut || Date.now() > deadline) throw error;
+      process.stderr.write(`${what}: JetStream did not answer (a cluster fail-over?); trying again\n`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+/**
+ * `WEAI_HEALTH_PORT`: when set, the service answers HTTP probes on that port (all interfaces),
+ * for orchestrators (Kubernetes, compose health checks). Unset (the default) opens no port.
+ */
+export function healthPortFromEnv(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env['WEAI_HEALTH_PORT'];
+  if (raw === undefined || raw === '') return undefined;
+  const port = Number(raw);
+  if (!Number.isSafeInteger(port) || port < 1 || port > 65_535) throw new ConfigError(`WEAI_HEALTH_PORT must be a TCP port from 1 to 65535, got ${JSON.stringify(raw)}`);
+  return port;
+}
+
+const PROBE_TIMEOUT_MS = 2000;
+
+/**
+ * The probes of a NATS-only service: `GET /livez` answers 200 while the process serves requests
+ * (its event loop turns); `GET /readyz` answers 200 when NATS answers a round trip within 2 s, 503
+ * otherwise (the client reconnects on its own, so liveness does not depend on NATS: a cluster
+ * fail-over must not get every replica restarted).
+ */
+export async function startHealthServer(bus: Bus, port: number, host = '0.0.0.0'): Promise<Server> {
+  const server = createServer((req, res) => {
+    const reply = (status: number, body: object) => {
+      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+      res.end(JSON.stringify(body));
+    };
+    if (req.method !== 'GET') return reply(405, { status: 'method not allowed' });
+    if (req.url === '/livez') return reply(200, { status: 'ok' });
+    if (req.url !== '/readyz') return reply(404, { status: 'not found' });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`)), PROBE_TIMEOUT_MS)));
+    Promise.race([bus.nc.rtt(), timeout]).then(
+      () => reply(200, { status: 'ok' }),
+      (error: unknown) => reply(503, { status: 'unavailable', reason: `NATS: ${(error as Error).message}` }),
+    ).finally(() => clearTimeout(timer));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return server;
 }

@@ -4,7 +4,9 @@ import { DataSource } from 'typeorm';
 import { type EventStore, openEventStore } from '@weai/eventstore';
 import { APP_FILTER } from '@nestjs/core';
 import { type Bus, CreateProjectionCheckpoints1764100000001, EventRelay, PassThroughRpcErrors } from '@weai/messaging';
+import type { EventFamily } from '@weai/contracts';
 import type { ServiceConfig } from './config';
+import { LEADERSHIP, type Leadership, electedLeadership, leadershipConfigFromEnv, soleLeadership } from './leadership';
 import { BUS, CLOCK, type Clock, EVENT_STORE, READ_MODEL, SERVICE_CONFIG } from './tokens';
 
 /** What `EventSourcingModule.forService` needs: the validated config, a connected bus, read-model migrations. */
@@ -17,7 +19,10 @@ export interface EventSourcingOptions {
   readonly readModelEntities?: ReadonlyArray<EntitySchema<never> | EntitySchema>;
 }
 
-/** Starts the relay of the service's own family once the app is up, and closes what it opened. */
+/**
+ * Starts the relay of the service's own family once the app is up, on the elected replica only
+ * (every replica with leader election off, the default), and closes what it opened.
+ */
 class Lifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
   private relay: EventRelay | undefined;
   private readonly logger = new Logger('EventSourcing');
@@ -27,23 +32,36 @@ class Lifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(BUS) private readonly bus: Bus,
     @Inject(READ_MODEL) private readonly readModel: DataSource,
+    @Inject(LEADERSHIP) private readonly leadership: Leadership,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    if (!this.config.family) return;
+    const family = this.config.family;
+    if (!family) return;
+    await this.leadership.whileLeader({ name: 'relay', start: () => this.startRelay(family), stop: () => this.stopRelay() });
+  }
+
+  private async startRelay(family: EventFamily): Promise<void> {
     this.relay = new EventRelay({
       store: this.store,
       nc: this.bus.nc,
       js: this.bus.js,
       jsm: this.bus.jsm,
-      family: this.config.family,
+      family,
       onError: (e) => this.logger.warn(`relay: ${(e as Error).message}`),
     });
     await this.relay.start();
   }
 
+  private async stopRelay(): Promise<void> {
+    const relay = this.relay;
+    this.relay = undefined;
+    await relay?.stop();
+  }
+
   async onApplicationShutdown(): Promise<void> {
-    await this.relay?.stop();
+    await this.leadership.close();
+    await this.stopRelay();
     await this.store.close();
     if (this.readModel.isInitialized) await this.readModel.destroy();
   }
@@ -88,9 +106,20 @@ export class EventSourcingModule {
       { provide: EVENT_STORE, useFactory: () => openEventStore(options.config.eventStore) },
       { provide: READ_MODEL, useFactory: () => openReadModel(options.config.readModelUrl, options.readModelMigrations ?? [], options.readModelEntities ?? []) },
       { provide: CLOCK, useValue: { now: () => new Date() } satisfies Clock },
+      {
+        provide: LEADERSHIP,
+        useFactory: () => {
+          const logger = new Logger('Leadership');
+          const onError = (e: unknown) => logger.warn((e as Error).message ?? String(e));
+          const leadership = leadershipConfigFromEnv(process.env);
+          if (!leadership.enabled) return soleLeadership(onError);
+          const { bus, config } = options;
+          return electedLeadership({ bus, service: config.name, ttlMs: leadership.ttlMs, replicas: config.streamReplicas, onError, onChange: (m) => logger.log(m) });
+        },
+      },
       Lifecycle,
       { provide: APP_FILTER, useClass: PassThroughRpcErrors },
     ];
-    return { module: EventSourcingModule, providers, exports: [SERVICE_CONFIG, BUS, EVENT_STORE, READ_MODEL, CLOCK] };
+    return { module: EventSourcingModule, providers, exports: [SERVICE_CONFIG, BUS, EVENT_STORE, READ_MODEL, CLOCK, LEADERSHIP] };
   }
 }

@@ -2,3 +2,4 @@ export * from './config';
 export * from './tokens';
 export * from './event-sourcing.module';
 export * from './bootstrap';
+export * from './leadership';

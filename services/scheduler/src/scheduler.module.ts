@@ -2,7 +2,7 @@ import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { Kvm } from '@nats-io/kv';
 import { JOB_STATUS_BUCKET } from '@weai/contracts';
 import type { EventStore } from '@weai/eventstore';
-import { type Bus, ContentStore } from '@weai/messaging';
+import { type Bus, ContentStore, DataKeyClient, sealingFromEnv } from '@weai/messaging';
 import { BUS, EVENT_STORE, EventSourcingModule, READ_MODEL, type ServiceConfig } from '@weai/runtime';
 import type { DataSource } from 'typeorm';
 import { DatasetCache } from './application/datasets';
@@ -18,8 +18,20 @@ import { ResultsListener } from './adapters/results.listener';
 import { CONTENT_STORE, JOB_STATUS_KV } from './adapters/tokens';
 
 const providers: Provider[] = [
-  { provide: CONTENT_STORE, useFactory: (bus: Bus, config: ServiceConfig) => ContentStore.open(bus.js, config.streamReplicas), inject: [BUS, 'WEAI_CONFIG'] },
-  { provide: JOB_STATUS_KV, useFactory: (bus: Bus) => new Kvm(bus.js).create(JOB_STATUS_BUCKET, { history: 1, ttl: 7 * 24 * 3600 * 1000 }), inject: [BUS] },
+  {
+    provide: CONTENT_STORE,
+    // WEAI_SEALING=on: objects are sealed and opened with keys from the security service (docs/security.md, "Data at rest").
+    useFactory: async (bus: Bus, config: ServiceConfig) => {
+      const store = await ContentStore.open(bus.js, config.streamReplicas);
+      return sealingFromEnv(process.env) ? store.withKeys(new DataKeyClient(bus.nc, 'scheduler').cached()) : store;
+    },
+    inject: [BUS, 'WEAI_CONFIG'],
+  },
+  {
+    provide: JOB_STATUS_KV,
+    useFactory: (bus: Bus, config: ServiceConfig) => new Kvm(bus.js).create(JOB_STATUS_BUCKET, { history: 1, ttl: 7 * 24 * 3600 * 1000, replicas: config.streamReplicas }),
+    inject: [BUS, 'WEAI_CONFIG'],
+  },
   { provide: JobRepository, useFactory: (store: EventStore) => new JobRepository(store), inject: [EVENT_STORE] },
   { provide: DatasetCache, useFactory: (objects: ContentStore) => new DatasetCache(objects), inject: [CONTENT_STORE] },
   { provide: NodeDirectory, useFactory: (ds: DataSource) => new NodeDirectory(ds), inject: [READ_MODEL] },

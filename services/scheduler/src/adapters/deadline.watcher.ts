@@ -1,12 +1,13 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { CLOCK, type Clock } from '@weai/runtime';
+import { CLOCK, type Clock, LEADERSHIP, type Leadership } from '@weai/runtime';
 import { JobRepository } from '../application/job.repository';
 import { commandMetadata } from '../application/metadata';
 
 /**
  * Fails running jobs whose deadline has passed, once a second. It looks at the jobs this replica
  * holds in memory: every job with activity since the replica started (a job resumed after a
- * restart is loaded by its next result).
+ * restart is loaded by its next result). Runs on the elected replica only (every replica when
+ * election is off).
  */
 @Injectable()
 export class DeadlineWatcher implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -16,14 +17,20 @@ export class DeadlineWatcher implements OnApplicationBootstrap, OnApplicationShu
   constructor(
     private readonly jobs: JobRepository,
     @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(LEADERSHIP) private readonly leadership: Leadership,
   ) {}
 
-  onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.check(), 1000);
+  async onApplicationBootstrap(): Promise<void> {
+    await this.leadership.whileLeader({
+      name: 'deadlines',
+      start: () => void (this.timer ??= setInterval(() => void this.check(), 1000)),
+      stop: () => this.onApplicationShutdown(),
+    });
   }
 
   onApplicationShutdown(): void {
     clearInterval(this.timer);
+    this.timer = undefined;
   }
 
   async check(): Promise<void> {

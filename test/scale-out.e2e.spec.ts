@@ -1,0 +1,263 @@
+/**
+ * Issue 9 end to end, on one machine with real processes: a 3-node nats-server cluster on loopback
+ * ports (every stream R3), two replicas of the nodes and scheduler services sharing PostgreSQL
+ * event stores (leader election on: one replica of each runs the relay and the timers), three
+ * agents. A 1,000-shard job runs while the test kills one NATS server, then one replica of each
+ * service (and starts it again, as an orchestrator would), then each service's leader. The job
+ * must complete with the single-process output; no event may be lost or applied twice: each shard
+ * is validated exactly once, and each family's stream holds exactly its store's events, in order.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import { type WeaiEvent, eventSubject, streamOfFamily } from '@weai/contracts';
+import { openSqlEventStore } from '@weai/eventstore';
+import { type Bus, connectBus, decodeEvent, ensureStreams } from '@weai/messaging';
+import { startNatsCluster, type TestNatsCluster } from '@weai/messaging/src/testing/nats-cluster';
+import { referenceMlp } from '@weai/node-agent/src/onnx/reference-model';
+import { PartnerClient } from '@weai/sdk';
+import { encodeTensor, sha256 } from '@weai/tensors';
+import { readWholeStream } from '@weai/messaging/src/testing/streams';
+import { ofType } from './support/events';
+import { type ManagedProcess, startTs } from './support/processes';
+import { dataset, runLocally } from './support/reference';
+
+/** Colour codes of Nest's logger. */
+const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
+const PG_URL = process.env['POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const SHARDS = Number(process.env['WEAI_SCALE_SHARDS'] ?? 1000);
+const SERVICES = ['nodes', 'scheduler'] as const;
+type ServiceName = (typeof SERVICES)[number];
+
+/** What a partner does with a request that timed out during a fail-over: asks again. */
+async function retryTimeouts<T>(call: () => Promise<T>, attempts = 6): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (i >= attempts || (error as Error).name !== 'TimeoutError') throw error;
+    }
+  }
+}
+
+describe('scale out (e2e): a 1,000-shard job survives a NATS server, a replica of each service and each leader dying', () => {
+  let cluster: TestNatsCluster;
+  let bus: Bus;
+  let dir: string;
+  let partner: PartnerClient;
+  const databases: Record<ServiceName, string> = { nodes: '', scheduler: '' };
+  const replicas = new Map<string, ManagedProcess>();
+  const agents: ManagedProcess[] = [];
+  const suffix = randomUUID().slice(0, 8);
+  const restarts: string[] = [];
+
+  const dbUrl = (db: string) => PG_URL.replace(/\/[^/]*$/, `/${db}`);
+  /** Starts a replica and, like a restart policy, starts it again if it exits before it is ready. */
+  const startReplica = async (service: ServiceName, replica: string) => {
+    const name = `${service}-${replica}`;
+    for (let attempt = 1; ; attempt++) {
+      const p = startTs(name, `services/${service}/src/main.ts`, [], {
+        NATS_URL: cluster.url,
+        WEAI_STREAM_REPLICAS: '3',
+        WEAI_LEADER_ELECTION: 'on',
+        WEAI_LEADER_TTL_MS: '3000',
+        EVENT_STORE_URL: dbUrl(databases[service]),
+        WEAI_DATA_DIR: join(dir, name),
+        NODES_OFFLINE_AFTER_MS: '4000',
+        NODES_SWEEP_MS: '200',
+        SCHEDULER_MAX_SHARDS: String(SHARDS * 2),
+        SCHEDULER_MAX_MODEL_BYTES: '2000000',
+      });
+      replicas.set(name, p);
+      try {
+        await p.waitFor(new RegExp(`${service} service ready`), 120_000);
+        return p;
+      } catch (error) {
+        restarts.push(`${name}: ${p.output().replace(ANSI, '').slice(-1500)}`);
+        if (attempt >= 5 || p.child.exitCode === null) throw error;
+      }
+    }
+  };
+  /** The replica whose latest leadership line says it leads. */
+  const leaderOf = (service: ServiceName): string | undefined => {
+    for (const [name, p] of replicas) {
+      if (!name.startsWith(`${service}-`) || p.child.exitCode !== null || p.child.signalCode !== null) continue;
+      const lines = p.output().split('\n').filter((l) => l.includes(`leader of ${service}`));
+      const last = lines.at(-1);
+      if (last && !last.includes('no longer leader')) return name;
+    }
+    return undefined;
+  };
+  const eventuallyLeader = async (service: ServiceName, not?: string) => {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const leader = leaderOf(service);
+      if (leader && leader !== not) return leader;
+      if (Date.now() > deadline) throw new Error(`no leader of ${service} (other than ${not}) within 30 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+
+  /** Where a stalled run stands: the store, the streams, the consumers, the leaders. */
+  const diagnose = async () => {
+    const lines: string[] = [];
+    for (const name of ['WEAI_JOBS', 'WEAI_RESULTS', 'WEAI_SHARDS', 'WEAI_NODES']) {
+      try {
+        const info = await bus.jsm.streams.info(name);
+        lines.push(`${name}: ${info.state.messages} msgs, last ${info.state.last_seq}, leader ${info.cluster?.leader}`);
+        for await (const c of bus.jsm.consumers.list(name)) lines.push(`  ${c.name}: pending ${c.num_pending}, ack pending ${c.num_ack_pending}, redelivered ${c.num_redelivered}, leader ${c.cluster?.leader}`);
+      } catch (error) {
+        lines.push(`${name}: ${(error as Error).message}`);
+      }
+    }
+    const store = await openSqlEventStore({ type: 'postgres', url: dbUrl(databases.scheduler) });
+    const counts: Record<string, number> = {};
+    for (let page = await store.readAll(0, 1000); page.length > 0; page = await store.readAll(page.at(-1)!.position, 1000)) for (const e of page) counts[e.type] = (counts[e.type] ?? 0) + 1;
+    await store.close();
+    lines.push(`jobs store: ${JSON.stringify(counts)}`);
+    lines.push(`leaders: nodes ${leaderOf('nodes')}, scheduler ${leaderOf('scheduler')}`);
+    for (const [name, p] of [...replicas, ...agents.map((a) => [a.name, a] as const)]) lines.push(`--- ${name}\n${p.output().replace(ANSI, '').slice(-1500)}`);
+    process.stderr.write(`[scale-out] diagnosis:\n${lines.join('\n')}\n`);
+  };
+
+  beforeAll(async () => {
+    cluster = await startNatsCluster(3);
+    dir = mkdtempSync(join(tmpdir(), 'weai-scale-'));
+    const pg = await new DataSource({ type: 'postgres', url: PG_URL }).initialize();
+    for (const service of SERVICES) {
+      databases[service] = `weai_scale_${suffix}_${service}`;
+      await pg.query(`CREATE DATABASE ${databases[service]}`);
+    }
+    await pg.destroy();
+    bus = await connectBus({ servers: cluster.servers, name: 'scale-test' });
+    await ensureStreams(bus.jsm, 3);
+    for (const service of SERVICES) for (const r of ['a', 'b']) await startReplica(service, r);
+    for (let i = 1; i <= 3; i++) {
+      const payout = `0x${i.toString(16).padStart(2, '0').repeat(20)}`;
+      const args = ['start', '--nats', cluster.url, '--dir', join(dir, `agent-${i}`), '--payout', payout, '--heartbeat-ms', '300', '--slots', '2', '--lease-ms', '3000'];
+      const p = startTs(`agent-${i}`, 'node-agent/src/cli.ts', args, {});
+      agents.push(p);
+      await p.waitFor(/taking work on/, 120_000);
+    }
+    partner = await PartnerClient.connect({ servers: cluster.servers, partnerId: 'partner-scale' });
+  }, 600_000);
+
+  afterAll(async () => {
+    if (process.env['WEAI_E2E_LOGS']) for (const [name, p] of replicas) process.stderr.write(`--- ${name}\n${p.output().slice(-4000)}\n`);
+    await partner?.close().catch(() => undefined);
+    await Promise.all([...agents, ...replicas.values()].map((p) => p.kill('SIGKILL')));
+    await bus?.nc.close().catch(() => undefined);
+    await cluster?.stop();
+    const pg = await new DataSource({ type: 'postgres', url: PG_URL }).initialize();
+    for (const db of Object.values(databases)) if (db) await pg.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => undefined);
+    await pg.destroy();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }, 120_000);
+
+  it('completes with the single-process output; nothing lost, nothing applied twice', async () => {
+    for (const s of SERVICES) expect(await eventuallyLeader(s)).toMatch(new RegExp(`^${s}-[ab]$`));
+    const model = referenceMlp();
+    const input = dataset(SHARDS, 64);
+    const jobId = `job-${randomUUID()}`;
+    const deadline = new Date(Date.now() + 3_600_000).toISOString();
+    const started = performance.now();
+    await partner.submit(await partner.uploadModel(model), await partner.uploadDataset(input), {
+      jobId,
+      shardSize: 1,
+      capability: 'cpu.generic',
+      deadline,
+      redundancy: { replicas: 1, spotCheckRate: 0.1, tolerance: 1e-5 },
+    });
+    // Progress is read from the stream's per-subject counts (a request to the stream leader, no
+    // consumer): a long-lived ordered consumer of the test itself would have to survive the fail-over too.
+    const validatedSubject = eventSubject('jobs', 'partner-scale', 'ShardValidated');
+    const validated = async (n: number) => {
+      const deadline = Date.now() + 120_000;
+      for (;;) {
+        const count = await bus.jsm.streams
+          .info(streamOfFamily('jobs'), { subjects_filter: validatedSubject })
+          .then((i) => i.state.subjects?.[validatedSubject] ?? 0, () => 0);
+        if (count >= n) return;
+        if (Date.now() > deadline) {
+          await diagnose();
+          throw new Error(`timed out waiting for ${n} shards validated (${count})`);
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+    const marks: Record<string, number> = {};
+    const step = (what: string) => process.stderr.write(`[scale-out] ${Math.round(performance.now() - started)} ms: ${what}\n`);
+    step('submitted');
+
+    // 1. A NATS server.
+    await validated(Math.floor(SHARDS * 0.1));
+    await cluster.nodes[0]!.kill();
+    step('nats killed');
+    marks['nats_killed'] = performance.now() - started;
+
+    // 2. One replica of each service (the one that does not lead), started again afterwards, as a
+    // restart policy would; the NATS server comes back too (a StatefulSet restarts it): while it is
+    // away, nats-server 2.9.10 intermittently times out creating ephemeral consumers on R3 streams.
+    await validated(Math.floor(SHARDS * 0.3));
+    await cluster.nodes[0]!.restart();
+    step('nats restarted');
+    const restarted: Array<Promise<unknown>> = [];
+    step('30% validated');
+    for (const s of SERVICES) {
+      const victim = leaderOf(s) === `${s}-a` ? `${s}-b` : `${s}-a`;
+      await replicas.get(victim)!.kill('SIGKILL');
+      marks[`${victim}_killed`] = performance.now() - started;
+      restarted.push(startReplica(s, victim.slice(-1)));
+    }
+
+    // 3. Each service's leader (relay, timers): the other replica takes over within the TTL.
+    await validated(Math.floor(SHARDS * 0.6));
+    step('60% validated');
+    await Promise.all(restarted);
+    step('replicas restarted');
+    for (const s of SERVICES) {
+      const leader = leaderOf(s)!;
+      await replicas.get(leader)!.kill('SIGKILL');
+      const killedAt = performance.now();
+      const next = await eventuallyLeader(s, leader);
+      marks[`${s}_leader_killed`] = killedAt - started;
+      marks[`${s}_new_leader_after_ms`] = performance.now() - killedAt;
+      expect(next).not.toBe(leader);
+    }
+
+    step('leaders killed');
+    const outcome = await retryTimeouts(() => partner.follow(jobId));
+    step('followed');
+    if (outcome.status !== 'completed') throw new Error(`job ${outcome.status}: ${outcome.reason}`);
+    const output = await retryTimeouts(() => partner.downloadTensor(outcome.outputHash));
+    expect(sha256(encodeTensor(output))).toBe(sha256(encodeTensor(runLocally(model, input, 1))));
+    marks['completed'] = performance.now() - started;
+
+    // Each shard validated exactly once, and each family's stream holds exactly its store's events,
+    // in store order: the relays (three leaders each) lost nothing and published nothing twice.
+    const streamEvents = async (family: 'jobs' | 'nodes'): Promise<WeaiEvent[]> => (await retryTimeouts(() => readWholeStream(bus.js, bus.jsm, streamOfFamily(family)))).map((m) => decodeEvent(m).event);
+    const jobEvents = await streamEvents('jobs');
+    const shardValidated = ofType(jobEvents, 'ShardValidated').filter((e) => e.data.jobId === jobId);
+    expect(shardValidated).toHaveLength(SHARDS);
+    expect(new Set(shardValidated.map((e) => e.data.shardIndex)).size).toBe(SHARDS);
+    for (const [service, family] of [['scheduler', 'jobs'], ['nodes', 'nodes']] as const) {
+      const store = await openSqlEventStore({ type: 'postgres', url: dbUrl(databases[service]) });
+      try {
+        const stored: string[] = [];
+        for (let page = await store.readAll(0, 1000); page.length > 0; page = await store.readAll(page.at(-1)!.position, 1000)) stored.push(...page.map((e) => e.metadata.eventId));
+        let inStream: string[] = [];
+        for (let i = 0; i < 50; i++) {
+          inStream = (family === 'jobs' && i === 0 ? jobEvents : await streamEvents(family)).map((e) => e.metadata.eventId);
+          if (inStream.length >= stored.length) break;
+          await new Promise((r) => setTimeout(r, 200)); // the relay's last events on their way
+        }
+        expect(inStream).toEqual(stored);
+      } finally {
+        await store.close();
+      }
+    }
+    process.stdout.write(`scale-out e2e: ${JSON.stringify({ shards: SHARDS, restarts, ...Object.fromEntries(Object.entries(marks).map(([k, v]) => [k, Math.round(v)])) })}\n`);
+  }, 900_000);
+});
