@@ -240,6 +240,8 @@ export class LeaderElection {
       const leading = this.isLeader;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, leading ? (this.options.renewEveryMs ?? this.timing.ttlMs / 5) : (this.options.retryEveryMs ?? this.timing.ttlMs / 10));
+        // The election alone never keeps a process alive (its NATS connection does, while open).
+        timer.unref();
         this.wake = () => {
           clearTimeout(timer);
           resolve();
@@ -297,6 +299,7 @@ export class LeaderElection {
     clearTimeout(this.deadline);
     if (this.state.role === 'leader') {
       this.deadline = setTimeout(() => this.apply({ type: 'tick', at: this.now() }), Math.max(0, this.state.validUntil - this.now()));
+      this.deadline.unref();
     }
     const change = step.change;
     if (!change) return;

@@ -149,15 +149,20 @@ describe('3-node JetStream cluster (real nats-servers on loopback)', () => {
   it('a leader lease on an R3 bucket survives the loss of a server', async () => {
     await cluster.nodes[0]!.restart();
     const b = await bus('leader');
-    const a = new LeaderElection({ js: b.js, name: 'cluster-lease', ttlMs: 2000, replicas: 3, bucket: 'weai-leases-cluster' });
+    // A TTL long enough to ride out the stream-leader election that the loss of a server can start
+    // (seconds on 2.9); a shorter lease would rightly depose itself while renewals cannot commit.
+    const a = new LeaderElection({ js: b.js, name: 'cluster-lease', ttlMs: 10_000, replicas: 3, bucket: 'weai-leases-cluster' });
     await a.start();
-    expect(a.isLeader).toBe(true);
-    const term = a.term!;
-    await cluster.nodes[1]!.kill();
-    // Renewals go on through the two servers left (the bucket keeps a quorum of its three replicas).
-    await new Promise((r) => setTimeout(r, 3000));
-    expect(a.isCurrent(term)).toBe(true);
-    await eventually(async () => a.verify(term), 'the lease to be confirmed by the cluster', 5000);
-    await a.stop();
+    try {
+      expect(a.isLeader).toBe(true);
+      const term = a.term!;
+      await cluster.nodes[1]!.kill();
+      // Renewals (every 2 s) go on through the two servers left (the bucket keeps a quorum of its three replicas).
+      await new Promise((r) => setTimeout(r, 5000));
+      expect(a.isCurrent(term)).toBe(true);
+      await eventually(async () => a.verify(term), 'the lease to be confirmed by the cluster', 5000);
+    } finally {
+      await a.stop();
+    }
   });
 });

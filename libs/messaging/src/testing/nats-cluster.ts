@@ -77,6 +77,7 @@ export async function startNatsCluster(size = 3): Promise<TestNatsCluster> {
         await exited;
       },
       async restart() {
+        await node.kill(); // a server still running is replaced, never left orphaned on the port
         log = '';
         child = spawn(NATS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
         child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
