@@ -1,3 +1,4 @@
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EVENT_FAMILIES, type EventFamily } from '@weai/contracts';
 import { type EventStoreConfig, eventStoreConfigFromEnv } from '@weai/eventstore';
@@ -39,4 +40,24 @@ export function serviceConfigFromEnv(env: NodeJS.ProcessEnv, name: string, famil
     throw new ConfigError((error as Error).message);
   }
   return { name, family, natsServers: natsServersFromEnv(env), eventStore, readModelUrl, streamReplicas: replicas };
+}
+
+/**
+ * Reads a file holding a secret (a private key): refused, naming the variable and the path but
+ * never the content, when it cannot be read or when group or others may read it (on POSIX).
+ */
+export function readSecretFile(path: string, variable: string): string {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (error) {
+    throw new ConfigError(`${variable}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  try {
+    const mode = fstatSync(fd).mode & 0o777;
+    if (process.platform !== 'win32' && (mode & 0o077) !== 0) throw new ConfigError(`${variable}: ${path} is readable by group or others (mode ${mode.toString(8)}); chmod 600 it`);
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
 }

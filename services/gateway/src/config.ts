@@ -1,8 +1,7 @@
 import { type KeyObject, createHash, createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { ID_PATTERN } from '@weai/contracts';
 import { natsServersFromEnv, sealingFromEnv } from '@weai/messaging';
-import { ConfigError } from '@weai/runtime';
+import { ConfigError, readSecretFile } from '@weai/runtime';
 
 /** A partner or operator allowed in, known only by the SHA-256 of its key: the key itself is not kept. */
 export interface KeyCredential {
@@ -148,13 +147,7 @@ function signingKey(env: NodeJS.ProcessEnv, warn: (message: string) => void): { 
   if (file && inline) throw new ConfigError('set GATEWAY_TOKEN_KEY_FILE or GATEWAY_TOKEN_KEY, not both');
   let pem: string | undefined = inline;
   const name = file ? 'GATEWAY_TOKEN_KEY_FILE' : 'GATEWAY_TOKEN_KEY';
-  if (file) {
-    try {
-      pem = readFileSync(file, 'utf8');
-    } catch (error) {
-      throw new ConfigError(`GATEWAY_TOKEN_KEY_FILE: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
-  }
+  if (file) pem = readSecretFile(file, 'GATEWAY_TOKEN_KEY_FILE');
   if (pem) {
     let key: KeyObject;
     try {

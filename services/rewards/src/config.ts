@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { ConfigError } from '@weai/runtime';
+import { ConfigError, readSecretFile } from '@weai/runtime';
 import type { RewardPolicy } from './domain/policy';
 import type { WithdrawalOptions } from './application/withdrawals';
 
@@ -60,12 +59,7 @@ export function rewardsConfigFromEnv(env: NodeJS.ProcessEnv): RewardsConfig {
  * path, never the content.
  */
 export function readPrivateKey(path: string, variable: string): string {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8').trim();
-  } catch (error) {
-    throw new ConfigError(`${variable}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
+  const text = readSecretFile(path, variable).trim();
   if (!/^(0x)?[0-9a-fA-F]{64}$/.test(text)) throw new ConfigError(`${variable}: ${path} does not hold a 32-byte hex private key`);
   return text.startsWith('0x') ? text : `0x${text}`;
 }
