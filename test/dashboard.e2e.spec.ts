@@ -1,16 +1,14 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type JsonRpcProvider, Wallet, getBytes, parseEther } from 'ethers';
+import { Wallet, getBytes } from 'ethers';
 import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
-import { WEBI, WebiTokenClient, connectChain, deployPayout, deployWebi } from '@weai/chain';
 import { streamOfFamily } from '@weai/contracts';
 import { freePort } from '@weai/messaging/src/testing/nats-server';
 import { referenceMlp } from '@weai/node-agent/src/onnx/reference-model';
 import { encodeTensor } from '@weai/tensors';
-import { type EvmChild, startEvmChild } from '../services/rewards/test/support';
+import { type PayoutChain, startPayoutChain } from './support/payout-chain';
 import { type TestNetwork, LEASE_MS, startNetwork } from './support/control-plane';
 import { type EventLog, ofType, watchStream } from './support/events';
 import { type ManagedProcess, ROOT, startTs } from './support/processes';
@@ -40,8 +38,7 @@ describe('web dashboard in Chromium (e2e): owners, partners and operators', () =
   const partnerKey = `key-p-${randomBytes(16).toString('hex')}`;
   const operatorKey = `key-op-${randomBytes(16).toString('hex')}`;
   const owner = new Wallet(`0x${randomBytes(32).toString('hex')}`);
-  let evm: EvmChild;
-  let provider: JsonRpcProvider;
+  let chain: PayoutChain;
   let dir: string;
   let net: TestNetwork;
   let rewards: EventLog;
@@ -54,34 +51,13 @@ describe('web dashboard in Chromium (e2e): owners, partners and operators', () =
 
   beforeAll(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
-    evm = await startEvmChild();
-    provider = await connectChain({ rpcUrl: evm.url, chainId: BigInt(evm.chainId) }, { pollingIntervalMs: 50 });
-    const admin = await provider.getSigner(0);
-    const platform = Wallet.createRandom();
-    const webi = await deployWebi(admin);
-    const payout = await deployPayout(admin, { token: webi.address, platformSigner: platform.address });
-    const token = new WebiTokenClient(webi.address, admin);
-    await token.grantMinter(await admin.getAddress());
-    await token.mint(payout.address, 1_000_000n * WEBI);
-    await (await admin.sendTransaction({ to: platform.address, value: parseEther('10') })).wait();
-    await provider.send('evm_setIntervalMining', [100]);
-    dir = mkdtempSync(join(tmpdir(), 'weai-dashboard-'));
-    const keyPath = join(dir, 'platform.key');
-    writeFileSync(keyPath, `${platform.privateKey}\n`);
-    chmodSync(keyPath, 0o600);
+    chain = await startPayoutChain('dashboard');
+    dir = chain.dir;
     // An nvidia-smi that replays a recorded RTX 3080 at the desktop: the owner's node reports GPU telemetry.
     const smi = join(dir, 'nvidia-smi');
     writeFileSync(smi, `#!/bin/sh\nFAKE_NVIDIA_SMI_DIR='${join(FAKE_SMI, 'rtx3080-windows-idle')}' exec sh '${join(FAKE_SMI, 'fake-nvidia-smi.sh')}' "$@"\n`);
     chmodSync(smi, 0o755);
-    net = await startNetwork({
-      CHAIN_RPC_URL: evm.url,
-      CHAIN_ID: evm.chainId,
-      CHAIN_CONFIRMATIONS: '1',
-      WEBI_PAYOUT_ADDRESS: payout.address,
-      REWARDS_RATE_PER_MILLION_UNITS: String(10n ** 15n),
-      REWARDS_MIN_WITHDRAWAL: '1',
-      REWARDS_SIGNER_KEY: keyPath,
-    });
+    net = await startNetwork(chain.env);
     rewards = await watchStream(net.bus, streamOfFamily('rewards'));
     await Promise.all([net.startService('nodes'), net.startService('scheduler'), net.startService('rewards')]);
     ownerAgent = startTs('owner-agent', 'node-agent/src/cli.ts', ['start', '--nats', net.nats.url, '--dir', join(dir, 'owner-agent'), '--payout', owner.address, '--heartbeat-ms', '300', '--slots', '2', '--lease-ms', String(LEASE_MS), '--nvidia-smi', smi, '--status-port', '0', '--verbose'], {});
@@ -108,9 +84,7 @@ describe('web dashboard in Chromium (e2e): owners, partners and operators', () =
     await ownerAgent?.kill('SIGKILL');
     await rewards?.close();
     await net?.stop();
-    provider?.destroy();
-    await evm?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await chain?.stop();
   });
 
   /** A fresh browser profile whose page errors (a CSP violation, an exception) fail the test. */

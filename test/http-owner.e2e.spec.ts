@@ -1,14 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type JsonRpcProvider, Wallet, parseEther } from 'ethers';
-import { WEBI, WebiTokenClient, connectChain, deployPayout, deployWebi } from '@weai/chain';
+import { Wallet } from 'ethers';
 import { streamOfFamily } from '@weai/contracts';
 import { freePort } from '@weai/messaging/src/testing/nats-server';
 import { referenceMlp } from '@weai/node-agent/src/onnx/reference-model';
 import { PartnerHttpClient } from '@weai/sdk';
-import { type EvmChild, startEvmChild } from '../services/rewards/test/support';
+import { type PayoutChain, startPayoutChain } from './support/payout-chain';
 import { type TestNetwork, startNetwork } from './support/control-plane';
 import { type EventLog, ofType, watchStream } from './support/events';
 import { type ManagedProcess, startTs } from './support/processes';
@@ -28,9 +24,7 @@ describe('node owners over HTTP (e2e): earnings and withdrawals through the rewa
   const operatorKey = `key-op-${randomBytes(16).toString('hex')}`;
   const owner = new Wallet(`0x${randomBytes(32).toString('hex')}`);
   const stranger = new Wallet(`0x${randomBytes(32).toString('hex')}`);
-  let evm: EvmChild;
-  let provider: JsonRpcProvider;
-  let keyDir: string;
+  let chain: PayoutChain;
   let net: TestNetwork;
   let rewards: EventLog;
   let gateway: ManagedProcess;
@@ -45,30 +39,8 @@ describe('node owners over HTTP (e2e): earnings and withdrawals through the rewa
   };
 
   beforeAll(async () => {
-    evm = await startEvmChild();
-    provider = await connectChain({ rpcUrl: evm.url, chainId: BigInt(evm.chainId) }, { pollingIntervalMs: 50 });
-    const admin = await provider.getSigner(0);
-    const platform = Wallet.createRandom();
-    const webi = await deployWebi(admin);
-    const payout = await deployPayout(admin, { token: webi.address, platformSigner: platform.address });
-    const token = new WebiTokenClient(webi.address, admin);
-    await token.grantMinter(await admin.getAddress());
-    await token.mint(payout.address, 1_000_000n * WEBI);
-    await (await admin.sendTransaction({ to: platform.address, value: parseEther('10') })).wait();
-    await provider.send('evm_setIntervalMining', [100]);
-    keyDir = mkdtempSync(join(tmpdir(), 'weai-http-owner-'));
-    const keyPath = join(keyDir, 'platform.key');
-    writeFileSync(keyPath, `${platform.privateKey}\n`);
-    chmodSync(keyPath, 0o600);
-    net = await startNetwork({
-      CHAIN_RPC_URL: evm.url,
-      CHAIN_ID: evm.chainId,
-      CHAIN_CONFIRMATIONS: '1',
-      WEBI_PAYOUT_ADDRESS: payout.address,
-      REWARDS_RATE_PER_MILLION_UNITS: String(10n ** 15n),
-      REWARDS_MIN_WITHDRAWAL: '1',
-      REWARDS_SIGNER_KEY: keyPath,
-    });
+    chain = await startPayoutChain('http-owner');
+    net = await startNetwork(chain.env);
     rewards = await watchStream(net.bus, streamOfFamily('rewards'));
     await Promise.all([net.startService('nodes'), net.startService('scheduler'), net.startService('rewards')]);
     // A node with no record yet is checked by a node of another owner: two owners take part.
@@ -90,9 +62,7 @@ describe('node owners over HTTP (e2e): earnings and withdrawals through the rewa
     await gateway?.kill();
     await rewards?.close();
     await net?.stop();
-    provider?.destroy();
-    await evm?.stop();
-    if (keyDir) rmSync(keyDir, { recursive: true, force: true });
+    await chain?.stop();
   });
 
   it("shows an owner its earnings without the partner's job ids, withdraws through rewards, and shows another owner nothing of it", async () => {

@@ -1,15 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type JsonRpcProvider, Wallet, parseEther } from 'ethers';
-import { WEBI, WebiTokenClient, connectChain, deployPayout, deployWebi } from '@weai/chain';
+import { WebiTokenClient } from '@weai/chain';
 import { REWARDS_RPC, streamOfFamily } from '@weai/contracts';
 import { requestJson } from '@weai/messaging';
 import { eventually } from '@weai/messaging/src/testing/streams';
 import { referenceMlp } from '@weai/node-agent/src/onnx/reference-model';
 import { PartnerClient } from '@weai/sdk';
-import { type EvmChild, startEvmChild } from '../services/rewards/test/support';
+import { type PayoutChain, startPayoutChain } from './support/payout-chain';
 import { type TestNetwork, startNetwork } from './support/control-plane';
 import { type EventLog, ofType, watchStream } from './support/events';
 import { type ManagedProcess, startTs } from './support/processes';
@@ -30,42 +27,22 @@ function expectedAccrual(computeMs: number, benchmarkScore: number) {
 }
 
 describe('rewards (e2e): a job run pays its honest workers exactly, on chain too, and a cheater nothing', () => {
-  let evm: EvmChild;
-  let provider: JsonRpcProvider;
+  let chain: PayoutChain;
   let net: TestNetwork;
   let rewards: EventLog;
   let partner: PartnerClient;
   let token: WebiTokenClient;
   let cheater: ManagedProcess | undefined;
-  let keyDir: string;
 
   beforeAll(async () => {
-    evm = await startEvmChild();
-    provider = await connectChain({ rpcUrl: evm.url, chainId: BigInt(evm.chainId) }, { pollingIntervalMs: 50 });
-    const admin = await provider.getSigner(0);
-    const platform = Wallet.createRandom();
-    const webi = await deployWebi(admin);
-    const payout = await deployPayout(admin, { token: webi.address, platformSigner: platform.address });
-    token = new WebiTokenClient(webi.address, admin);
-    await token.grantMinter(await admin.getAddress());
-    await token.mint(payout.address, 1_000_000n * WEBI);
-    await (await admin.sendTransaction({ to: platform.address, value: parseEther('10') })).wait();
-    await provider.send('evm_setIntervalMining', [100]);
-    keyDir = mkdtempSync(join(tmpdir(), 'weai-rewards-e2e-'));
-    const keyPath = join(keyDir, 'platform.key');
-    writeFileSync(keyPath, `${platform.privateKey}\n`);
-    chmodSync(keyPath, 0o600);
-
+    chain = await startPayoutChain('rewards-e2e');
+    token = chain.token;
     net = await startNetwork({
-      CHAIN_RPC_URL: evm.url,
-      CHAIN_ID: evm.chainId,
+      ...chain.env,
       CHAIN_CONFIRMATIONS: '2',
-      WEBI_PAYOUT_ADDRESS: payout.address,
       REWARDS_RATE_PER_MILLION_UNITS: String(RATE),
       REWARDS_PLATFORM_FEE_BPS: String(FEE_BPS),
       REWARDS_PARTNER_SHARES: `partner-e2e:${SHARE_BPS}`,
-      REWARDS_MIN_WITHDRAWAL: '1',
-      REWARDS_SIGNER_KEY: keyPath,
     });
     rewards = await watchStream(net.bus, streamOfFamily('rewards'));
     await Promise.all([net.startService('nodes'), net.startService('scheduler'), net.startService('rewards')]);
@@ -79,9 +56,7 @@ describe('rewards (e2e): a job run pays its honest workers exactly, on chain too
     await partner?.close();
     await rewards?.close();
     await net?.stop();
-    provider?.destroy();
-    await evm?.stop();
-    if (keyDir) rmSync(keyDir, { recursive: true, force: true });
+    await chain?.stop();
   });
 
   it('accrues exactly the policy amounts to the owners of accepted results, the fee to the platform, nothing to the cheater; a withdrawal pays on chain', async () => {
