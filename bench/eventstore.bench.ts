@@ -35,6 +35,7 @@ import { nodeCameOnline, someEvents } from '@weai/eventstore/src/testing/fixture
 import { type Bus, EventRelay, connectBus, encodeEvent, ensureStreams, isNotFound } from '@weai/messaging';
 import { type TestNatsServer, startNatsServer } from '@weai/messaging/src/testing/nats-server';
 import { startChild } from './support/child';
+import { Cleanup, UsageError, fmt, log, round3, runBench, secondsSince } from './support/run';
 import { DataSource } from 'typeorm';
 
 // ---------------------------------------------------------------------------------------------
@@ -61,10 +62,6 @@ const USAGE = `usage: npm run bench:eventstore [-- [--quick] [--events N] [--rel
                events the relay forwards per backend, and messages of the raw publish runs
                (default 50,000; with --quick 5,000)
   --help       this text`;
-
-class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
 
 const MIN_EVENTS = 1_000;
 const MAX_EVENTS = 50_000_000;
@@ -108,9 +105,6 @@ function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
 // ---------------------------------------------------------------------------------------------
 // Output helpers
 
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-const log = (line: string) => process.stderr.write(`${line}\n`);
-const seconds = (since: number) => (performance.now() - since) / 1000;
 /** Microseconds of this process's CPU time (user + system) per item since `since`: steadier than rates on a busy machine. */
 const cpuMicrosPer = (since: NodeJS.CpuUsage, items: number) => {
   const used = process.cpuUsage(since);
@@ -146,31 +140,10 @@ class Progress {
   }
 
   private print(): void {
-    const secs = seconds(this.started);
+    const secs = secondsSince(this.started);
     const pct = this.total > 0 ? ` (${Math.round((this.done / this.total) * 100)}%)` : '';
     const of = this.total > 0 ? `/${fmt(this.total)}` : '';
     log(`  ${this.label}: ${fmt(this.done)}${of}${pct}, ${fmt(secs > 0 ? this.done / secs : 0)}/s, ${secs.toFixed(1)} s`);
-  }
-}
-
-/** Things to release at the end, last added first; each runs once, also on Ctrl-C. */
-class Cleanup {
-  private readonly steps: Array<{ what: string; run: () => Promise<unknown> | unknown }> = [];
-
-  add(what: string, run: () => Promise<unknown> | unknown): void {
-    this.steps.push({ what, run });
-  }
-
-  /** Runs (and forgets) every step. */
-  async run(): Promise<void> {
-    while (this.steps.length > 0) {
-      const step = this.steps.pop()!;
-      try {
-        await step.run();
-      } catch (error) {
-        log(`cleanup: ${step.what} failed: ${(error as Error).message}`);
-      }
-    }
   }
 }
 
@@ -204,7 +177,7 @@ async function appendSingle(target: CountedStore, secs: number, label: string): 
     count++;
     progress.tick();
   }
-  const rate = count / seconds(started);
+  const rate = count / secondsSince(started);
   log(`${label}: append, 1 writer: ${fmt(rate)} events/s (${fmt(count)} appends)`);
   return rate;
 }
@@ -227,7 +200,7 @@ async function appendConcurrent(target: CountedStore, writers: number, secs: num
       }
     }),
   );
-  const rate = count / seconds(started);
+  const rate = count / secondsSince(started);
   log(`${label}: append, ${writers} writers: ${fmt(rate)} events/s (${fmt(count)} appends)`);
   return rate;
 }
@@ -253,7 +226,7 @@ async function seed(target: CountedStore, total: number, label: string): Promise
     }),
   );
   progress.finish();
-  return total / seconds(started);
+  return total / secondsSince(started);
 }
 
 /** Reads the whole global log in pages of 10,000 from position 0. */
@@ -275,7 +248,7 @@ async function replay(store: EventStore, expected: number, label: string): Promi
     progress.tick(batch.length);
     if (batch.length < page) break;
   }
-  const secs = seconds(started);
+  const secs = secondsSince(started);
   const cpuMicros = cpuMicrosPer(cpu, events);
   if (events !== expected) throw new Error(`${label}: replay read ${events} events, but ${expected} were appended`);
   const rate = events / secs;
@@ -332,7 +305,7 @@ async function rawPublish(bus: Bus, count: number, size: number, mode: RawWindow
     const cpu = process.cpuUsage();
     const started = performance.now();
     await publishAll(count, progress);
-    const rate = count / seconds(started);
+    const rate = count / secondsSince(started);
     const cpuMicros = cpuMicrosPer(cpu, count);
     const { state } = await bus.jsm.streams.info(RAW_STREAM);
     if (state.messages !== count + warmup) throw new Error(`${RAW_STREAM} holds ${state.messages} messages, expected ${count + warmup}`);
@@ -377,7 +350,7 @@ async function relay(bus: Bus, natsUrl: string, store: EventStore, count: number
     jsm: bus.jsm,
     family: 'nodes',
     onPublished: () => {
-      if (++published === count) publishSecs = seconds(started);
+      if (++published === count) publishSecs = secondsSince(started);
     },
     onError: (error) => {
       errors++;
@@ -411,7 +384,7 @@ async function relay(bus: Bus, natsUrl: string, store: EventStore, count: number
       }
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
-    const secs = seconds(started);
+    const secs = secondsSince(started);
     const cpuMicros = cpuMicrosPer(cpu, count);
     progress.finish();
     const done = handled;
@@ -524,7 +497,6 @@ async function benchBackend(label: string, open: OpenStore, options: BenchOption
   };
 }
 
-const round3 = (n: number) => Math.round(n * 1000) / 1000;
 
 // ---------------------------------------------------------------------------------------------
 // Main
@@ -625,7 +597,7 @@ async function main(options: BenchOptions, cleanup: Cleanup): Promise<void> {
       replay_sqlite_ge_100k: sqlite.replay_per_s >= 100_000,
       relay_ge_half_raw: relayVsRaw >= 0.5,
     },
-    total_seconds: round3(seconds(started)),
+    total_seconds: round3(secondsSince(started)),
   };
   log(
     `\nsummary: sqlite append ${fmt(sqlite.append_single_per_s)}/s single, ${fmt(sqlite.append_8_writers_per_s)}/s 8 writers, ` +
@@ -638,44 +610,4 @@ async function main(options: BenchOptions, cleanup: Cleanup): Promise<void> {
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
-function entry(): void {
-  let options: BenchOptions | 'help';
-  try {
-    options = parseArgs(process.argv.slice(2));
-  } catch (error) {
-    process.stderr.write(`error: ${(error as Error).message}\n\n${USAGE}\n`);
-    process.exitCode = 2;
-    return;
-  }
-  if (options === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return;
-  }
-  const cleanup = new Cleanup();
-  let interrupted = false;
-  // Stop the nats-server, drop the schemas and remove the folder however the run ends.
-  const abort = (why: string, code: number) => {
-    if (interrupted) return;
-    interrupted = true;
-    log(why);
-    void cleanup.run().finally(() => process.exit(code));
-  };
-  process.once('SIGINT', () => abort('\ninterrupted; cleaning up…', 130));
-  process.once('SIGTERM', () => abort('\nterminated; cleaning up…', 143));
-  process.on('uncaughtException', (error) => abort(`benchmark failed: ${error.stack ?? String(error)}`, 1));
-  process.on('unhandledRejection', (error) => abort(`benchmark failed: ${(error as Error)?.stack ?? String(error)}`, 1));
-  void main(options, cleanup)
-    .catch((error: unknown) => {
-      if (interrupted) return;
-      log(`benchmark failed: ${(error as Error)?.stack ?? String(error)}`);
-      process.exitCode = 1;
-    })
-    .finally(async () => {
-      if (interrupted) return;
-      await cleanup.run();
-      // Anything still holding the event loop (a pool's idle timer) must not keep the run alive.
-      setTimeout(() => process.exit(), 2000).unref();
-    });
-}
-
-entry();
+runBench(parseArgs, USAGE, main);

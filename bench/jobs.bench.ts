@@ -50,7 +50,8 @@ import { type BenchAgent, BenchNetwork, cpuBetween } from './jobs/network';
 import { summariseProfiles } from './jobs/profile-summary';
 import { rawPublish } from './jobs/raw-publish';
 import { type SeenEvent, Tap } from './jobs/tap';
-import { Cleanup, Progress, UsageError, fmt, log, median, percentile, round1, round2, round3, secondsSince, sleep, spread, wallMs, within } from './jobs/util';
+import { type Cleanup, runBench } from './support/run';
+import { Progress, UsageError, fmt, log, median, percentile, round1, round2, round3, secondsSince, sleep, spread, wallMs, within } from './jobs/util';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -654,46 +655,4 @@ async function measure(options: BenchOptions, net: BenchNetwork, cleanup: Cleanu
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
-function entry(): void {
-  let options: BenchOptions | 'help';
-  try {
-    options = parseArgs(process.argv.slice(2));
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`error: ${error.message}\n\n${USAGE}\n`);
-    process.exitCode = 2;
-    return;
-  }
-  if (options === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return;
-  }
-  const cleanup = new Cleanup();
-  let ending = false;
-  // Stop every process and remove every folder however the run ends.
-  const abort = (why: string, code: number) => {
-    if (ending) return;
-    ending = true;
-    log(why);
-    void cleanup.run().finally(() => process.exit(code));
-  };
-  process.once('SIGINT', () => abort('\ninterrupted; cleaning up…', 130));
-  process.once('SIGTERM', () => abort('\nterminated; cleaning up…', 143));
-  process.on('uncaughtException', (error) => abort(`benchmark failed: ${error.stack ?? String(error)}`, 1));
-  process.on('unhandledRejection', (error) => abort(`benchmark failed: ${(error as Error)?.stack ?? String(error)}`, 1));
-  void main(options, cleanup)
-    .catch((error: unknown) => {
-      if (ending) return;
-      log(`benchmark failed: ${(error as Error)?.stack ?? String(error)}`);
-      process.exitCode = 1;
-    })
-    .finally(async () => {
-      if (ending) return;
-      ending = true;
-      await cleanup.run();
-      // Nothing left may keep the run alive.
-      setTimeout(() => process.exit(), 2000).unref();
-    });
-}
-
-entry();
+runBench(parseArgs, USAGE, main);

@@ -1,23 +1,12 @@
-/** Output, cleanup and statistics helpers of the jobs benchmark (bench/jobs.bench.ts). */
+/** Statistics and timing helpers of the jobs benchmark (bench/jobs.bench.ts); output and cleanup come from bench/support/run.ts. */
 import { performance } from 'node:perf_hooks';
+import { fmt, log, secondsSince } from '../support/run';
 
-/** A mistake on the command line: printed with the usage, exit code 2. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+export { Cleanup, UsageError, fmt, log, round1, round3, secondsSince, sleep } from '../support/run';
 
-/** A whole number with thousands separators. */
-export const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-/** Progress and findings go to stderr, so that stdout ends with the JSON line alone. */
-export const log = (line: string) => process.stderr.write(`${line}\n`);
-/** Seconds since a `performance.now()` reading. */
-export const secondsSince = (since: number) => (performance.now() - since) / 1000;
 /** Wall-clock milliseconds with sub-millisecond precision (comparable with JetStream timestamps). */
 export const wallMs = () => performance.timeOrigin + performance.now();
-export const round1 = (n: number) => Math.round(n * 10) / 10;
 export const round2 = (n: number) => Math.round(n * 100) / 100;
-export const round3 = (n: number) => Math.round(n * 1000) / 1000;
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Nearest-rank percentile of samples (0 when there are none). */
 export function percentile(samples: readonly number[], q: number): number {
@@ -56,27 +45,6 @@ export class Progress {
     const secs = secondsSince(this.started);
     const pct = this.total > 0 ? ` (${Math.round((done / this.total) * 100)}%)` : '';
     log(`  ${this.label}: ${fmt(done)}/${fmt(this.total)}${pct}, ${secs.toFixed(1)} s${detail ? `; ${detail}` : ''}`);
-  }
-}
-
-/** Things to release at the end, last added first; each runs once, also on Ctrl-C or failure. */
-export class Cleanup {
-  private readonly steps: Array<{ what: string; run: () => Promise<unknown> | unknown }> = [];
-
-  add(what: string, run: () => Promise<unknown> | unknown): void {
-    this.steps.push({ what, run });
-  }
-
-  /** Runs (and forgets) every step, newest first; a failing step is reported and the rest still run. */
-  async run(): Promise<void> {
-    while (this.steps.length > 0) {
-      const step = this.steps.pop()!;
-      try {
-        await step.run();
-      } catch (error) {
-        log(`cleanup: ${step.what} failed: ${(error as Error).message}`);
-      }
-    }
   }
 }
 
