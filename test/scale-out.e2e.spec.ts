@@ -228,7 +228,14 @@ describe('scale out (e2e): a 1,000-shard job survives a NATS server, a replica o
     }
 
     step('leaders killed');
-    const outcome = await retryTimeouts(() => partner.follow(jobId));
+    // Bounded, so that a stall prints where it stands instead of running into Jest's timeout.
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      retryTimeouts(() => partner.follow(jobId)),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => void diagnose().finally(() => reject(new Error('the job did not end within 300 s of the last leader dying'))), 300_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
     step('followed');
     if (outcome.status !== 'completed') throw new Error(`job ${outcome.status}: ${outcome.reason}`);
     const output = await retryTimeouts(() => partner.downloadTensor(outcome.outputHash));

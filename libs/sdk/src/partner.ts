@@ -59,25 +59,65 @@ export class PartnerClient {
   /**
    * Follows a job through its events until it ends; `onEvent` sees each one (progress bars).
    * Events from the start of the job are replayed, so nothing is missed if the job ran ahead.
+   *
+   * The subscription is not the only source of the outcome: after `checkEveryMs` (default 15 s)
+   * without an event, the scheduler is asked where the job stands, and an ended job resolves from
+   * that answer. A subscription that a server fail-over left silent (its consumer on a server
+   * that is catching up, say) therefore costs a delay, not a partner waiting forever; events it
+   * did not deliver are not passed to `onEvent`. `signal` gives up on following (the job goes on).
    */
-  async follow(jobId: string, onEvent?: (event: WeaiEvent) => void): Promise<JobOutcome> {
+  async follow(jobId: string, onEvent?: (event: WeaiEvent) => void, options: { signal?: AbortSignal; checkEveryMs?: number } = {}): Promise<JobOutcome> {
+    options.signal?.throwIfAborted();
     const consumer = await this.bus.js.consumers.get(streamOfFamily('jobs'), {
       deliver_policy: DeliverPolicy.All,
       filter_subjects: eventSubject('jobs', this.partnerId, '*'),
     });
     const messages = await consumer.consume();
+    let outcome: JobOutcome | undefined;
+    let failure: unknown;
+    let lastEvent = performance.now();
+    const checkEveryMs = options.checkEveryMs ?? 15_000;
+    const stop = () => void messages.stop();
+    options.signal?.addEventListener('abort', stop);
+    const check = setInterval(() => {
+      if (performance.now() - lastEvent < checkEveryMs) return;
+      lastEvent = performance.now();
+      this.status(jobId).then(
+        (s) => {
+          const ended = outcomeOf(s);
+          if (ended && !outcome) {
+            outcome = ended;
+            stop();
+          }
+        },
+        () => undefined, // the scheduler did not answer: the subscription, or the next check, will tell
+      );
+    }, Math.max(100, Math.min(checkEveryMs, 5_000)));
     try {
       for await (const m of messages) {
-        const { event } = decodeEvent(m);
+        lastEvent = performance.now();
+        let event: WeaiEvent;
+        try {
+          event = decodeEvent(m).event;
+        } catch (error) {
+          failure = error;
+          break;
+        }
         if ((event.data as { jobId?: string }).jobId !== jobId) continue;
         onEvent?.(event);
-        if (event.type === 'JobCompleted') return { status: 'completed', jobId, outputHash: (event as EventOfType<'JobCompleted'>).data.outputHash };
-        if (event.type === 'JobFailed' || event.type === 'JobCancelled') return { status: event.type === 'JobFailed' ? 'failed' : 'cancelled', jobId, reason: event.data.reason };
+        if (event.type === 'JobCompleted') outcome = { status: 'completed', jobId, outputHash: (event as EventOfType<'JobCompleted'>).data.outputHash };
+        if (event.type === 'JobFailed' || event.type === 'JobCancelled') outcome = { status: event.type === 'JobFailed' ? 'failed' : 'cancelled', jobId, reason: event.data.reason };
+        if (outcome) break;
       }
-      throw new Error('the event subscription ended before the job did');
     } finally {
+      clearInterval(check);
+      options.signal?.removeEventListener('abort', stop);
       await messages.close();
     }
+    if (failure) throw failure;
+    if (outcome) return outcome;
+    options.signal?.throwIfAborted();
+    throw new Error('the event subscription ended before the job did');
   }
 
   /** Downloads an object (the integrated output), verified against its hash. */
@@ -95,4 +135,11 @@ export class PartnerClient {
   async close(): Promise<void> {
     await this.bus.close();
   }
+}
+
+/** The outcome a status answer tells, for a job that ended. */
+function outcomeOf(s: JobStatus): JobOutcome | undefined {
+  if (s.status === 'completed' && s.outputHash) return { status: 'completed', jobId: s.jobId, outputHash: s.outputHash };
+  if (s.status === 'failed' || s.status === 'cancelled') return { status: s.status, jobId: s.jobId, reason: s.reason ?? s.status };
+  return undefined;
 }

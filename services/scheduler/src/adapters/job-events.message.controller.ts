@@ -1,8 +1,8 @@
 import { Controller, Inject } from '@nestjs/common';
-import { Payload } from '@nestjs/microservices';
+import { Ctx, Payload } from '@nestjs/microservices';
 import type { KV } from '@nats-io/kv';
 import type { EventOfType } from '@weai/contracts';
-import { OnJetStreamEvents } from '@weai/messaging';
+import { JetStreamContext, OnJetStreamEvents } from '@weai/messaging';
 import { Dispatcher } from '../application/dispatcher';
 import { Integrator } from '../application/integration';
 import { JOB_STATUS_KV } from './tokens';
@@ -28,13 +28,17 @@ export class JobEventsMessageController {
 
   /** The next part of a large job, as its first replicas come back (see Dispatcher.topUp). */
   @OnJetStreamEvents({ durable: 'scheduler-dispatch-more', types: ['ShardCompleted', 'ShardValidated', 'ShardFailed'], concurrency: 8 })
-  async progressed(@Payload() e: EventOfType<'ShardCompleted'> | EventOfType<'ShardValidated'> | EventOfType<'ShardFailed'>) {
-    await this.dispatcher.topUp(e.data.jobId);
+  async progressed(@Payload() e: EventOfType<'ShardCompleted'> | EventOfType<'ShardValidated'> | EventOfType<'ShardFailed'>, @Ctx() ctx: JetStreamContext) {
+    await this.dispatcher.topUp(e.data.jobId, undefined, ctx.received.envelope.revision);
   }
 
-  @OnJetStreamEvents({ durable: 'scheduler-integrate', types: ['ShardValidated'], concurrency: 16, ackWaitMs: 120_000 })
-  async validated(@Payload() e: EventOfType<'ShardValidated'>) {
-    await this.integrator.integrateIfDone(e.data.jobId);
+  /**
+   * The lease is extended while an integration runs, so the ack wait only bounds how long a
+   * ShardValidated held by a replica that died waits before another replica gets it.
+   */
+  @OnJetStreamEvents({ durable: 'scheduler-integrate', types: ['ShardValidated'], concurrency: 16, ackWaitMs: 15_000 })
+  async validated(@Payload() e: EventOfType<'ShardValidated'>, @Ctx() ctx: JetStreamContext) {
+    await this.integrator.integrateIfDone(e.data.jobId, ctx.received.envelope.revision);
   }
 
   /** Agents watch this bucket to skip shards of jobs that no longer need them. */

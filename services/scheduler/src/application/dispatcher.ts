@@ -56,10 +56,12 @@ export class Dispatcher {
    * reads the job from memory and walks forward from where it last stopped). After a restart the
    * memory is empty and it starts again at the first waiting shard: what is still queued is
    * dropped by JetStream as a duplicate, what was taken runs again at worst (results of a replica
-   * already recorded are ignored by the job).
+   * already recorded are ignored by the job). `revision` is that of the event asking: memory
+   * older than it (another replica wrote since this one last read) is read again from the store,
+   * else the window would stay where this replica last saw it.
    */
-  async topUp(jobId: string, known?: JobState): Promise<number> {
-    const held = known ?? this.jobs.peek(jobId);
+  async topUp(jobId: string, known?: JobState, revision?: number): Promise<number> {
+    const held = known ?? this.jobs.peek(jobId, revision);
     const state = held?.status === 'running' ? held : await this.jobs.load(jobId);
     if (state.status !== 'running') {
       this.published.delete(jobId);

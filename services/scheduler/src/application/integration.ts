@@ -22,10 +22,15 @@ export class Integrator {
   /** Integrations in progress, by job: the ShardValidated events behind the last one wait for it. */
   private readonly running = new Map<string, Promise<string | undefined>>();
 
-  async integrateIfDone(jobId: string): Promise<string | undefined> {
+  /**
+   * Integrates the job if every shard is validated. `revision` is the revision of the event that
+   * asks (a ShardValidated): memory is trusted only once it holds that event, since the event may
+   * have been appended by another replica and this one's memory may be older than it.
+   */
+  async integrateIfDone(jobId: string, revision?: number): Promise<string | undefined> {
     // Most ShardValidated events arrive while shards are still missing, or after the job ended:
     // the memory says so at no cost (a job that ended stays ended).
-    const held = this.jobs.peek(jobId);
+    const held = this.jobs.peek(jobId, revision);
     if (held && held.status === 'running' && held.validated < held.shards.length) return undefined;
     if (held && held.status !== 'running' && held.status !== 'none') return undefined;
     let integration = this.running.get(jobId);

@@ -36,9 +36,15 @@ export class JobRepository {
     return (await this.refresh(jobId)).state;
   }
 
-  /** The state held in memory, without asking the store (undefined when the job is not held). */
-  peek(jobId: string): JobState | undefined {
-    return this.cache.get(jobId)?.state;
+  /**
+   * The state held in memory, without asking the store: undefined when the job is not held, or
+   * when `atLeastRevision` is given and memory has not folded that revision yet. Another replica
+   * appends to the same job, so memory is only as fresh as this replica's last read or write; a
+   * handler of an event passes the event's revision to never decide on a state older than it.
+   */
+  peek(jobId: string, atLeastRevision = -1): JobState | undefined {
+    const cached = this.cache.get(jobId);
+    return cached && cached.revision >= atLeastRevision ? cached.state : undefined;
   }
 
   /** Jobs held in memory, for timers such as the deadline check. */
