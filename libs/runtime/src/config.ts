@@ -31,8 +31,7 @@ export function serviceConfigFromEnv(env: NodeJS.ProcessEnv, name: string, famil
   if (!/^(sqlite:.+|postgres(ql)?:\/\/.+)$/.test(readModelUrl)) {
     throw new ConfigError(`READ_MODEL_URL must be sqlite:<path> or postgres://…, got ${JSON.stringify(readModelUrl)}`);
   }
-  const replicas = Number(env['WEAI_STREAM_REPLICAS'] ?? 1);
-  if (![1, 3, 5].includes(replicas)) throw new ConfigError(`WEAI_STREAM_REPLICAS must be 1, 3 or 5, got ${env['WEAI_STREAM_REPLICAS']}`);
+  const replicas = streamReplicasFromEnv(env);
   let eventStore: EventStoreConfig;
   try {
     eventStore = eventStoreConfigFromEnv(env, join(dataDir, `${name}.sqlite`));
@@ -60,4 +59,14 @@ export function readSecretFile(path: string, variable: string): string {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * `WEAI_STREAM_REPLICAS`: copies JetStream keeps of every stream, bucket and object store a
+ * process creates (1 on one server, 3 on a 3-node cluster); default 1.
+ */
+export function streamReplicasFromEnv(env: NodeJS.ProcessEnv): number {
+  const replicas = Number(env['WEAI_STREAM_REPLICAS'] ?? 1);
+  if (![1, 3, 5].includes(replicas)) throw new ConfigError(`WEAI_STREAM_REPLICAS must be 1, 3 or 5, got ${env['WEAI_STREAM_REPLICAS']}`);
+  return replicas;
 }

@@ -1,7 +1,7 @@
 import { type KeyObject, createHash, createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { ID_PATTERN } from '@weai/contracts';
 import { natsServersFromEnv, sealingFromEnv } from '@weai/messaging';
-import { ConfigError, readSecretFile } from '@weai/runtime';
+import { ConfigError, readSecretFile, streamReplicasFromEnv } from '@weai/runtime';
 
 /** A partner or operator allowed in, known only by the SHA-256 of its key: the key itself is not kept. */
 export interface KeyCredential {
@@ -42,6 +42,8 @@ export interface RateLimit {
 /** Everything the gateway reads from its environment, validated once at boot. */
 export interface GatewayConfig {
   readonly natsServers: string[];
+  /** Copies JetStream keeps of the buckets the gateway creates (`WEAI_STREAM_REPLICAS`). */
+  readonly streamReplicas: number;
   readonly host: string;
   readonly port: number;
   /** Largest object `POST /v1/objects` accepts, in bytes. */
@@ -83,6 +85,7 @@ export function gatewayConfigFromEnv(env: NodeJS.ProcessEnv, warn: (message: str
   if (new Set(all).size !== all.length) throw new ConfigError('GATEWAY_OPERATOR_KEYS: an operator key is also a partner key');
   return {
     natsServers: natsServersFromEnv(env),
+    streamReplicas: streamReplicasFromEnv(env),
     host,
     port: integer(env, 'GATEWAY_PORT', 8080, 0, 65_535),
     maxUploadBytes: integer(env, 'GATEWAY_MAX_UPLOAD_BYTES', DEFAULT_MAX_UPLOAD_BYTES, 1, Number.MAX_SAFE_INTEGER),

@@ -43,12 +43,17 @@ const controllers: Type<unknown>[] = [
 ];
 
 const stores: Provider[] = [
-  { provide: CONTENT_STORE, useFactory: (bus: Bus) => ContentStore.open(bus.js), inject: [BUS] },
-  { provide: GRANTS_KV, useFactory: (bus: Bus) => new Kvm(bus.js).create(GRANTS_BUCKET, { history: 1 }), inject: [BUS] },
+  { provide: CONTENT_STORE, useFactory: (bus: Bus, config: GatewayConfig) => ContentStore.open(bus.js, config.streamReplicas), inject: [BUS, GATEWAY_CONFIG] },
+  {
+    provide: GRANTS_KV,
+    useFactory: (bus: Bus, config: GatewayConfig) => new Kvm(bus.js).create(GRANTS_BUCKET, { history: 1, replicas: config.streamReplicas }),
+    inject: [BUS, GATEWAY_CONFIG],
+  },
   {
     provide: CHALLENGES_KV,
     // A used challenge needs remembering only until it would have expired anyway.
-    useFactory: (bus: Bus, config: GatewayConfig) => new Kvm(bus.js).create(CHALLENGE_BUCKET, { history: 1, ttl: (config.tokens.challengeTtlSeconds + config.tokens.clockSkewSeconds + 60) * 1000 }),
+    useFactory: (bus: Bus, config: GatewayConfig) =>
+      new Kvm(bus.js).create(CHALLENGE_BUCKET, { history: 1, replicas: config.streamReplicas, ttl: (config.tokens.challengeTtlSeconds + config.tokens.clockSkewSeconds + 60) * 1000 }),
     inject: [BUS, GATEWAY_CONFIG],
   },
 ];

@@ -14,7 +14,8 @@ const keyB = 'b'.repeat(40);
 describe('gateway configuration', () => {
   it('has defaults for everything but the partner keys', () => {
     const config = gatewayConfigFromEnv({ GATEWAY_PARTNER_KEYS: `acme:${keyA}, globex : ${keyB}` });
-    expect(config).toMatchObject({ host: '127.0.0.1', port: 8080, maxUploadBytes: DEFAULT_MAX_UPLOAD_BYTES, natsServers: ['nats://127.0.0.1:4222'] });
+    expect(config).toMatchObject({ host: '127.0.0.1', port: 8080, maxUploadBytes: DEFAULT_MAX_UPLOAD_BYTES, natsServers: ['nats://127.0.0.1:4222'], streamReplicas: 1 });
+    expect(gatewayConfigFromEnv({ GATEWAY_PARTNER_KEYS: `acme:${keyA}`, WEAI_STREAM_REPLICAS: '3' }).streamReplicas).toBe(3);
     expect(config.partners.map((p) => p.partnerId)).toEqual(['acme', 'globex']);
     expect(JSON.stringify(config)).not.toContain(keyA);
   });
@@ -28,6 +29,7 @@ describe('gateway configuration', () => {
     [{ GATEWAY_PARTNER_KEYS: `acme:${keyA},globex:${keyA}` }, /already another partner's/],
     [{ GATEWAY_PARTNER_KEYS: `acme:${keyA}`, GATEWAY_PORT: 'http' }, /^GATEWAY_PORT must be an integer from 0 to 65535, got "http"$/],
     [{ GATEWAY_PARTNER_KEYS: `acme:${keyA}`, GATEWAY_MAX_UPLOAD_BYTES: '0' }, /^GATEWAY_MAX_UPLOAD_BYTES must be an integer from 1/],
+    [{ GATEWAY_PARTNER_KEYS: `acme:${keyA}`, WEAI_STREAM_REPLICAS: '2' }, /^WEAI_STREAM_REPLICAS must be 1, 3 or 5, got 2$/],
   ])('fails fast naming the variable: %j', (env, message) => {
     let error: unknown;
     try {
