@@ -18,7 +18,7 @@ export interface TestNetwork {
   /** Starts (or restarts) a service process and waits until it is ready. */
   startService(name: 'nodes' | 'scheduler' | 'resources' | 'rewards'): Promise<ManagedProcess>;
   /** Starts an agent process; resolves with its node id once it takes work. */
-  startAgent(name: string, options?: { slots?: number; folder?: string; payout?: string }): Promise<{ process: ManagedProcess; nodeId: string }>;
+  startAgent(name: string, options?: { slots?: number; folder?: string; payout?: string; env?: Record<string, string> }): Promise<{ process: ManagedProcess; nodeId: string }>;
   stop(): Promise<void>;
 }
 
@@ -54,7 +54,7 @@ export async function startNetwork(env: Record<string, string> = {}): Promise<Te
       const n = ++agentCount;
       const payout = options.payout ?? `0x${n.toString(16).padStart(2, '0').repeat(20)}`;
       const args = ['start', '--nats', nats.url, '--dir', join(dir, options.folder ?? name), '--payout', payout, '--heartbeat-ms', '300', '--slots', String(options.slots ?? 2), '--lease-ms', String(LEASE_MS), '--verbose'];
-      const p = startTs(name, 'node-agent/src/cli.ts', args, {});
+      const p = startTs(name, 'node-agent/src/cli.ts', args, options.env ?? {});
       agents.push(p);
       const nodeId = (await p.waitFor(/registered as node (\S+)/)).split(' ').pop()!;
       await p.waitFor(/taking work on/);

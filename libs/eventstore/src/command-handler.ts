@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { context, propagation, trace } from '@opentelemetry/api';
 import type { WeaiEvent } from '@weai/contracts';
 import { type Decider, fold } from '@weai/decider';
 import { type AppendResult, type EventStore, WrongExpectedRevisionError } from './port';
@@ -11,6 +12,10 @@ export interface CommandMetadata {
   readonly causationId: string;
   /** The time the decision is taken at (ISO-8601). */
   readonly now: string;
+  /**
+   * W3C trace context of the span that issued the command; its events carry it. Absent: the
+   * events take the active span's context when they are decided. Present but undefined: none.
+   */
   readonly traceparent?: string;
   readonly tracestate?: string;
 }
@@ -36,8 +41,25 @@ export function deterministicEventId(commandId: string, index: number): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
+/**
+ * The trace context events are stamped with: the command's own (captured where the command was
+ * made), else the active span's, so that events decided inside a traced request or message carry
+ * the trace on through the relay. Without telemetry there is no active span and nothing is added.
+ */
+function traceOf(meta: CommandMetadata): { traceparent?: string; tracestate?: string } {
+  // A command that names its trace, even as undefined, keeps it: commands queued from several
+  // callers and decided together (the scheduler's job batches) run in only one caller's context.
+  if ('traceparent' in meta) return meta;
+  const active = context.active();
+  if (!trace.getSpanContext(active)) return {};
+  const carrier: { traceparent?: string; tracestate?: string } = {};
+  propagation.inject(active, carrier);
+  return carrier;
+}
+
 /** Adds metadata to decided events. */
 export function withMetadata<E extends WeaiEvent>(events: readonly Decided<E>[], meta: CommandMetadata): E[] {
+  const { traceparent, tracestate } = traceOf(meta);
   return events.map(
     (e, i) =>
       ({
@@ -47,8 +69,8 @@ export function withMetadata<E extends WeaiEvent>(events: readonly Decided<E>[],
           correlationId: meta.correlationId,
           causationId: meta.causationId,
           occurredAt: meta.now,
-          ...(meta.traceparent ? { traceparent: meta.traceparent } : {}),
-          ...(meta.tracestate ? { tracestate: meta.tracestate } : {}),
+          ...(traceparent ? { traceparent } : {}),
+          ...(tracestate ? { tracestate } : {}),
         },
       }) as unknown as E,
   );

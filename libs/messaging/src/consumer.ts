@@ -1,7 +1,10 @@
 import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { EVENT_HEADERS } from '@weai/contracts';
 import { MalformedMessageError } from './codec';
+import { consumerMetrics } from './metrics';
 import { isNotFound } from './nats';
 import { park } from './parking';
+import { SpanKind, extractTrace, inSpan } from './tracing';
 
 /** Options of a durable pull consumer. */
 export interface DurableConsumerOptions<T> {
@@ -16,6 +19,8 @@ export interface DurableConsumerOptions<T> {
   readonly decode: (msg: JsMsg) => T;
   /** Handles one message; resolve to ack, throw to retry later. */
   readonly handler: (input: T, msg: JsMsg) => Promise<void>;
+  /** Messages acknowledged without calling the handler (not the types it handles): no span, counted as skipped. */
+  readonly skip?: (input: T) => boolean;
   /** Deliveries before a failing message is parked; default 5. */
   readonly maxDeliver?: number;
   /** Lease on a delivered message, extended while the handler runs; default 30 s. */
@@ -69,6 +74,15 @@ export async function ensureDurable(jsm: JetStreamManager, stream: string, durab
  * error after `maxDeliver` deliveries; a message that cannot be decoded is parked at once. Neither
  * ever blocks the messages behind it.
  */
+/**
+ * How long each pull request of a consumer lives (`expires`); the server sends idle heartbeats
+ * every half of it, and the client pulls again after two missed ones. The library's 30 s default
+ * left a consumer silent for ~30 s whenever its leader moved to another server (a NATS server
+ * died; the pull request died with it): measured as 30 s stalls in the scale-out test. 10 s costs
+ * one small request per consumer every 10 s when idle.
+ */
+export const PULL_EXPIRES_MS = 10_000;
+
 export async function runDurableConsumer<T>(options: DurableConsumerOptions<T>): Promise<RunningConsumer> {
   const ackWaitMs = options.ackWaitMs ?? 30_000;
   const maxDeliver = options.maxDeliver ?? 5;
@@ -76,11 +90,32 @@ export async function runDurableConsumer<T>(options: DurableConsumerOptions<T>):
   const concurrency = options.concurrency ?? 1;
   await ensureDurable(options.jsm, options.stream, options.durable, options);
   const consumer = await options.js.consumers.get(options.stream, options.durable);
-  const messages = await consumer.consume({ max_messages: Math.max(64, concurrency * 4) });
+  const messages = await consumer.consume({ max_messages: Math.max(64, concurrency * 4), expires: PULL_EXPIRES_MS });
+
+  const metrics = consumerMetrics(options.durable);
+  // A message that carries a trace context (an event decided inside a traced request, a result of
+  // a traced shard) is handled in a CONSUMER span, child of that context; what the handler appends
+  // or publishes carries this span on. Messages without one get no span, so untraced traffic
+  // (heartbeats, a job's untraced shards) costs no spans.
+  const run = (input: T, msg: JsMsg) => {
+    const parent = extractTrace(msg.headers);
+    if (!parent) return options.handler(input, msg);
+    const type = msg.headers?.get(EVENT_HEADERS.type);
+    const attributes = {
+      'messaging.system': 'nats',
+      'messaging.operation.type': 'process',
+      'messaging.destination.name': msg.subject,
+      'messaging.consumer.group.name': options.durable,
+      'weai.delivery': msg.info.deliveryCount,
+      ...(type ? { 'weai.event.type': type } : {}),
+    };
+    return inSpan(`${options.durable} process`, { kind: SpanKind.CONSUMER, parent, attributes }, () => options.handler(input, msg));
+  };
 
   const parkIt = async (msg: JsMsg, reason: string) => {
     try {
       await park(options.js, options.durable, msg, reason);
+      metrics.parked();
       options.onParked?.(msg, reason);
     } catch (error) {
       options.onError?.(error, msg);
@@ -100,13 +135,21 @@ export async function runDurableConsumer<T>(options: DurableConsumerOptions<T>):
       await parkIt(msg, error instanceof MalformedMessageError ? error.message : `cannot decode: ${(error as Error).message}`);
       return;
     }
-    inProgress.set(msg, performance.now());
+    if (options.skip?.(input)) {
+      metrics.skipped();
+      ackSoon(msg);
+      return;
+    }
+    const started = performance.now();
+    inProgress.set(msg, started);
     try {
-      await options.handler(input, msg);
+      await run(input, msg);
       inProgress.delete(msg);
+      metrics.handled((performance.now() - started) / 1000);
       ackSoon(msg);
     } catch (error) {
       inProgress.delete(msg);
+      metrics.failed((performance.now() - started) / 1000);
       options.onError?.(error, msg);
       if (msg.info.deliveryCount >= maxDeliver) await parkIt(msg, `failed ${maxDeliver} times, last: ${(error as Error)?.message ?? String(error)}`);
       else msg.nak(backoff(msg.info.deliveryCount));

@@ -10,3 +10,6 @@ export * from './objects';
 export * from './sealed';
 export * from './data-keys';
 export * from './leader';
+export * from './tracing';
+export * from './telemetry';
+export * from './metrics';

@@ -6,6 +6,7 @@ import { APP_FILTER } from '@nestjs/core';
 import { type Bus, CreateProjectionCheckpoints1764100000001, EventRelay, PassThroughRpcErrors } from '@weai/messaging';
 import type { EventFamily } from '@weai/contracts';
 import type { ServiceConfig } from './config';
+import { relayMetrics } from './metrics';
 import { LEADERSHIP, type Leadership, electedLeadership, leadershipConfigFromEnv, soleLeadership } from './leadership';
 import { BUS, CLOCK, type Clock, EVENT_STORE, READ_MODEL, SERVICE_CONFIG } from './tokens';
 
@@ -25,6 +26,7 @@ export interface EventSourcingOptions {
  */
 class Lifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
   private relay: EventRelay | undefined;
+  private relayMetrics: ReturnType<typeof relayMetrics> | undefined;
   private readonly logger = new Logger('EventSourcing');
 
   constructor(
@@ -42,6 +44,7 @@ class Lifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
   }
 
   private async startRelay(family: EventFamily): Promise<void> {
+    const metrics = (this.relayMetrics = relayMetrics(family, this.store));
     this.relay = new EventRelay({
       store: this.store,
       nc: this.bus.nc,
@@ -49,13 +52,20 @@ class Lifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
       jsm: this.bus.jsm,
       family,
       onError: (e) => this.logger.warn(`relay: ${(e as Error).message}`),
+      onPublished: (event) => metrics.published(event),
     });
     await this.relay.start();
+    // Only for the lag gauge before the first publish: never delays or fails the relay's start.
+    void this.relay.checkpoint().then(
+      (c) => metrics.startsAt(c.position),
+      () => undefined,
+    );
   }
 
   private async stopRelay(): Promise<void> {
     const relay = this.relay;
     this.relay = undefined;
+    this.relayMetrics?.stop();
     await relay?.stop();
   }
 

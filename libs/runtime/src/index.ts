@@ -3,3 +3,5 @@ export * from './tokens';
 export * from './event-sourcing.module';
 export * from './bootstrap';
 export * from './leadership';
+export * from './metrics';
+export { startTelemetry, type Telemetry } from '@weai/messaging';

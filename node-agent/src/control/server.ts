@@ -10,6 +10,7 @@ import { chmodSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { agentMetrics } from '../metrics';
 import { type AgentStatus, renderStatusHtml } from './status';
 
 /** The file through which `weai-agent status|pause|resume` find the running agent. */
@@ -95,6 +96,13 @@ async function handle(req: IncomingMessage, res: ServerResponse, token: string, 
       return;
     case 'GET /api/status':
       return reply(res, 200, handlers.status());
+    case 'GET /metrics': {
+      // Prometheus text format, for a scraper on the same machine (the page is loopback only).
+      const { body, contentType } = await agentMetrics();
+      res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
+      res.end(body);
+      return;
+    }
     case 'POST /api/pause':
     case 'POST /api/resume': {
       if (!authorized(req.headers.authorization, token)) return reply(res, 401, { error: `a valid token is needed (Authorization: Bearer <token from ${CONTROL_FILE}>)` });
@@ -102,7 +110,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, token: string, 
       return reply(res, 200, path === '/api/pause' ? await handlers.pause() : await handlers.resume());
     }
     default:
-      return reply(res, 404, { error: `no ${route}; try GET /, GET /api/status, POST /api/pause, POST /api/resume` });
+      return reply(res, 404, { error: `no ${route}; try GET /, GET /api/status, GET /metrics, POST /api/pause, POST /api/resume` });
   }
 }
 

@@ -107,7 +107,15 @@ describe('the control endpoint', () => {
   it('says what it offers for anything else', async () => {
     const res = await raw(server.url, 'GET', '/nope', { host: new URL(server.url).host });
     expect(res.status).toBe(404);
-    expect(JSON.parse(res.body)).toEqual({ error: 'no GET /nope; try GET /, GET /api/status, POST /api/pause, POST /api/resume' });
+    expect(JSON.parse(res.body)).toEqual({ error: 'no GET /nope; try GET /, GET /api/status, GET /metrics, POST /api/pause, POST /api/resume' });
+  });
+
+  it('answers its Prometheus metrics, without a token', async () => {
+    const res = await raw(server.url, 'GET', '/metrics', { host: new URL(server.url).host });
+    expect(res.status).toBe(200);
+    expect(res.body).toContain('# TYPE weai_agent_shards_total counter');
+    expect(res.body).toContain('# TYPE weai_agent_shard_compute_seconds histogram');
+    expect(res.body).toContain('process_cpu_seconds_total');
   });
 
   it('takes a free port when the one configured is taken, and says so', async () => {

@@ -1,11 +1,12 @@
 import 'reflect-metadata';
-import type { INestApplication } from '@nestjs/common';
+import type { INestApplication, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { type Bus, connectBus } from '@weai/messaging';
 import { ensureReportsStream } from './audit/denials';
 import type { GatewayConfig } from './config';
 import { GatewayModule } from './gateway.module';
+import { httpTelemetry } from './http/telemetry';
 import { buildOpenApi, serveOpenApi } from './openapi';
 
 /** A running gateway: its Nest app and NATS connection. */
@@ -21,13 +22,14 @@ export interface RunningGateway {
  * Connects to NATS, builds the app, serves the OpenAPI document and listens. No body parser is
  * installed: each route reads its own body with its own limit, after authentication.
  */
-export async function startGateway(config: GatewayConfig): Promise<RunningGateway> {
+export async function startGateway(config: GatewayConfig, options: { logger?: LoggerService } = {}): Promise<RunningGateway> {
   const bus = await connectBus({ servers: config.natsServers, name: 'weai-gateway' });
   let app: NestExpressApplication | undefined;
   try {
     await ensureReportsStream(bus.jsm);
-    app = await NestFactory.create<NestExpressApplication>(GatewayModule.create(config, bus), { bodyParser: false, logger: ['error', 'warn'] });
+    app = await NestFactory.create<NestExpressApplication>(GatewayModule.create(config, bus), { bodyParser: false, logger: options.logger ?? ['error', 'warn'] });
     app.disable('x-powered-by');
+    app.use(httpTelemetry());
     serveOpenApi(app, buildOpenApi(app));
     await app.listen(config.port, config.host);
   } catch (error) {

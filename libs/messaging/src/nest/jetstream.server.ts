@@ -7,6 +7,7 @@ import { EVENT_SUBJECT_PREFIX, type EventFamily, type WeaiEventType, familyOf, s
 import { type ReceivedEvent, decodeEvent } from '../codec';
 import { type RunningConsumer, runDurableConsumer } from '../consumer';
 import type { Bus } from '../nats';
+import { ROOT_CONTEXT, SpanKind, activeTraceId, extractTrace, inSpan, traceIdOf } from '../tracing';
 
 /** How one `@OnJetStreamEvents` handler consumes. */
 export interface JetStreamHandlerOptions {
@@ -80,6 +81,20 @@ function toReplyError(error: unknown): CodedError {
 }
 
 /**
+ * ` correlationId=… traceId=…` of an event message, for the log line of a failure (rare: the
+ * message is decoded again only then). Empty when the message is no event.
+ */
+function correlation(msg: JsMsg): string {
+  try {
+    const { metadata } = decodeEvent(msg).event;
+    const traceId = traceIdOf(metadata.traceparent);
+    return ` correlationId=${metadata.correlationId}${traceId ? ` traceId=${traceId}` : ''}`;
+  } catch {
+    return '';
+  }
+}
+
+/**
  * A NestJS transport strategy for JetStream: Nest's own NATS transport speaks core NATS only.
  * Each handler becomes a durable consumer (explicit acks, in-progress acks, parking).
  */
@@ -113,13 +128,13 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
           maxDeliver: options.maxDeliver,
           ackWaitMs: options.ackWaitMs,
           concurrency: options.concurrency,
+          skip: (received) => !options.types.includes(received.event.type),
           handler: async (received, msg) => {
-            if (!options.types.includes(received.event.type)) return;
             const result = await handler(received.event, new JetStreamContext([msg, received]));
             await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined });
           },
-          onError: (error) => this.logger.error(`${pattern}: ${(error as Error).message ?? String(error)}`),
-          onParked: (msg, reason) => this.logger.warn(`${pattern}: parked message ${msg.seq}: ${reason}`),
+          onError: (error, msg) => this.logger.error(`${pattern}: ${(error as Error).message ?? String(error)}${correlation(msg)}`),
+          onParked: (msg, reason) => this.logger.warn(`${pattern}: parked message ${msg.seq}: ${reason}${correlation(msg)}`),
         });
         this.consumers.push(consumer);
       }
@@ -141,6 +156,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         if (err) return;
         void (async () => {
           let reply: unknown;
+          let traceId: string | undefined;
           try {
             let body: unknown;
             try {
@@ -148,11 +164,18 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
             } catch {
               throw Object.assign(new Error('request body is not JSON'), { code: 'bad-request' });
             }
-            const value = await lastValueFrom(this.transformToObservable(await handler(body, new RequestContext([msg]))), { defaultValue: undefined });
+            // Every request is handled in a SERVER span: the child of the requester's span when the
+            // request carries one, else the root of a new trace (a partner's SDK submitting a job).
+            const parent = extractTrace(msg.headers);
+            const attributes = { 'rpc.system': 'nats', 'messaging.destination.name': subject };
+            const value = await inSpan(subject, { kind: SpanKind.SERVER, attributes, parent: parent ?? ROOT_CONTEXT }, async () => {
+              traceId = activeTraceId();
+              return lastValueFrom(this.transformToObservable(await handler(body, new RequestContext([msg]))), { defaultValue: undefined });
+            });
             reply = { ok: true, value: value ?? null };
           } catch (error) {
             const coded = toReplyError(error);
-            if (coded.code === 'internal') this.logger.error(`${subject}: ${(error as Error)?.stack ?? String(error)}`);
+            if (coded.code === 'internal') this.logger.error(`${subject}: ${(error as Error)?.stack ?? String(error)}${traceId ? ` traceId=${traceId}` : ''}`);
             reply = { ok: false, error: coded };
           }
           if (msg.reply) msg.respond(encoder.encode(JSON.stringify(reply)));

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Inject, Logger } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
+import { activeTraceId } from '@weai/messaging';
 import type { DenialReporter } from '../audit/denials';
 import { AuthenticationError } from '../auth/authenticator';
 import { principalOf } from '../auth/auth.guard';
@@ -67,7 +68,8 @@ export class ApiErrorFilter implements ExceptionFilter {
       const status = exception.getStatus();
       return { status, body: { error: { code: CODES[status] ?? `http-${status}`, message: exception.message } }, headers: {} };
     }
-    this.logger.error((exception as Error)?.stack ?? String(exception));
+    const traceId = activeTraceId();
+    this.logger.error(`${(exception as Error)?.stack ?? String(exception)}${traceId ? ` traceId=${traceId}` : ''}`);
     return { status: 500, body: { error: { code: 'internal', message: 'internal error' } }, headers: {} };
   }
 }

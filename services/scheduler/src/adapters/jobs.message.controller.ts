@@ -24,6 +24,7 @@ export function limitsFromEnv(env: NodeJS.ProcessEnv): SubmissionLimits {
   };
 }
 import type { JobState } from '../domain/job';
+import { jobsSubmitted } from './metrics';
 import { CONTENT_STORE } from './tokens';
 
 const StatusRequest = z.object({ jobId: Id, partnerId: Id }).strict();
@@ -49,6 +50,7 @@ export class JobsMessageController {
       data: { jobId: request.jobId, partnerId: request.partnerId, spec },
       metadata: commandMetadata(now, `submit-${request.jobId}`),
     });
+    jobsSubmitted.inc();
     return toStatus(state);
   }
 
