@@ -148,6 +148,8 @@ describe('HTTP security (e2e): roles, tokens, object checks, rate limits, audit,
         'GET /v1/owner/earnings',
         'POST /v1/owner/withdrawals',
         'GET /v1/owner/nodes',
+        'POST /v1/owner/nodes',
+        'POST /v1/owner/nodes/{nodeId}/revoke',
         'GET /v1/operator/nodes',
         'POST /v1/operator/nodes/{nodeId}/quarantine',
         'POST /v1/operator/nodes/{nodeId}/release',
@@ -188,7 +190,13 @@ describe('HTTP security (e2e): roles, tokens, object checks, rate limits, audit,
       ['GET', `/v1/jobs/${jobOfA}/result`],
       ['POST', `/v1/jobs/${jobOfA}/cancel`, { reason: 'x' }],
     ];
-    const ownerRoutes: Array<[string, string, unknown?]> = [['GET', '/v1/owner/earnings'], ['POST', '/v1/owner/withdrawals', { amount: '1' }], ['GET', '/v1/owner/nodes']];
+    const ownerRoutes: Array<[string, string, unknown?]> = [
+      ['GET', '/v1/owner/earnings'],
+      ['POST', '/v1/owner/withdrawals', { amount: '1' }],
+      ['GET', '/v1/owner/nodes'],
+      ['POST', '/v1/owner/nodes', { publicKey: `U${'A'.repeat(55)}`, capabilityClasses: ['cpu.generic'] }],
+      ['POST', `/v1/owner/nodes/${nodeId}/revoke`, { reason: 'x' }],
+    ];
     const operatorRoutes: Array<[string, string, unknown?]> = [
       ['GET', '/v1/operator/nodes'],
       ['POST', `/v1/operator/nodes/${nodeId}/quarantine`, { reason: 'x' }],

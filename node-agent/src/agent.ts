@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { type Capabilities, EthAddress, type Heartbeat, JOB_STATUS_BUCKET } from '@weai/contracts';
@@ -11,6 +11,7 @@ import { ShardLedger, ShardWorker, type WorkerEvent } from './worker';
 import { type RuntimeProbe, detectCapabilities, systemFromDetection } from './capabilities';
 import { ControlPlane } from './control-plane';
 import { loadOrCreateIdentity } from './identity';
+import { NodeRefusedError, classesRefusalMessage, connectNode, isPermissionRefusal } from './bus';
 import { persistPaused } from './config';
 import { createLog } from './log';
 import { GpuTelemetry, type GpuTelemetryOptions } from './gpu/telemetry';
@@ -27,6 +28,8 @@ import type { AgentStatus } from './control/status';
 /** How an agent runs. */
 export interface AgentConfig {
   readonly natsServers: string[];
+  /** PEM of the CA that signed the network's server certificate: TLS required and verified against it. */
+  readonly natsCa?: string;
   /** Folder for the node key and local state. */
   readonly dataDir: string;
   /** Where the owner is paid. */
@@ -138,12 +141,8 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   const log = createLog({ ...(config.logFile ? { file: config.logFile } : {}), ...(config.log ? { print: config.log } : {}) });
   const identity = loadOrCreateIdentity(config.dataDir);
   if (identity.created) log(`created a new node key in ${config.dataDir} (keep it: it is this node's identity)`);
-  let nc: NatsConnection;
-  try {
-    nc = await connect({ servers: config.natsServers, name: 'weai-agent', maxReconnectAttempts: -1, reconnectTimeWait: 1000, noAsyncTraces: true });
-  } catch (error) {
-    throw new Error(`cannot reach the WE-AI network at ${config.natsServers.join(',')}: ${(error as Error).message}`, { cause: error });
-  }
+  // As itself: the node key is its bus credential once the owner enrolled it (see ./bus).
+  const nc = await connectNode(identity, { servers: config.natsServers, ...(config.natsCa ? { caFile: config.natsCa } : {}) });
   const cleanups: Array<() => Promise<void> | void> = [];
   try {
     const plane = new ControlPlane(nc, identity);
@@ -214,7 +213,10 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
         lanes.push({ plan, worker, executor });
         cleanups.push(() => worker.stop());
       }
-      await Promise.all(lanes.map((l) => l.worker.start()));
+      await Promise.all(lanes.map((l) => l.worker.start())).catch((error: unknown) => {
+        // The server refuses the shard consumers of classes the node's credential does not cover.
+        throw isPermissionRefusal(error) ? new NodeRefusedError(classesRefusalMessage(identity.publicKey, capabilityClasses, (error as Error).message), { cause: error }) : error;
+      });
     }
 
     const agentPids = () => new Set([process.pid, ...lanes.flatMap((l) => l.executor.pids())]);

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Capabilities } from '@weai/contracts';
+import { type Capabilities, capabilityClassesOf } from '@weai/contracts';
 import type { GpuDetection } from './gpu/types';
 import { probeRuntime } from './executor';
 
@@ -48,6 +48,17 @@ function osFamily(): Capabilities['os'] {
   if (process.platform === 'win32') return 'windows';
   if (process.platform === 'darwin') return 'darwin';
   return 'linux';
+}
+
+/**
+ * The capability classes to enrol a node key with, known without running anything: the classes of
+ * its CPU and of every GPU found, as if CUDA works. The classes the node will actually serve (the
+ * control plane's derivation after the runtime probe) are a subset, so the credential covers them
+ * all; a GPU whose CUDA turns out unusable leaves classes granted but unused.
+ */
+export function enrolmentClasses(system: DetectedSystem): string[] {
+  const gpus = system.gpus.map((g) => ({ model: g.name, vramMb: g.vramTotalMb, computeCapability: g.computeCapability, driverVersion: system.driverVersion, cudaVersion: system.cudaVersion }));
+  return capabilityClassesOf({ gpus, executionProviders: gpus.length > 0 ? ['cuda', 'cpu'] : ['cpu'], cpuFlags: cpuFlags() });
 }
 
 /**

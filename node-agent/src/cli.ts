@@ -2,16 +2,22 @@ import { closeSync, existsSync, openSync, readFileSync, readSync, unwatchFile, w
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { startTelemetry } from '@weai/messaging/src/telemetry';
 import { startAgent } from './agent';
 import { type AgentFileConfig, CONFIG_FILE, DEFAULT_AGENT_CONFIG, mergeAgentConfig, overridesFrom, readAgentConfigFile, writeAgentConfigFile } from './config';
 import { callAgent } from './control/client';
 import { renderStatusText } from './control/status';
 import { loadOrCreateIdentity } from './identity';
+import { enrolmentClasses, systemFromDetection } from './capabilities';
+import { isAuthRefusal, refusalMessage } from './bus';
+import { GpuTelemetry } from './gpu/telemetry';
+import { nodeIdOf } from '@weai/contracts';
 
 const USAGE = `usage: weai-agent <command> [options]
 
 commands:
-  init     create the node key and the config file <dir>/${CONFIG_FILE} (needs --payout)
+  init     create the node key and the config file <dir>/${CONFIG_FILE} (needs --payout); prints the
+           node's public key and capability classes, which its owner enrols at the gateway
   start    run the agent (reads <dir>/${CONFIG_FILE} when it exists; options override it)
   status   what the running agent does: GPUs, policy decision, shards, electricity cost
   pause    hand back all work now and take none until resume (saved in the config file)
@@ -23,6 +29,9 @@ options:
   --config FILE       config file (default <dir>/${CONFIG_FILE})
   --payout 0xADDRESS  where the owner is paid (env WEAI_PAYOUT_ADDRESS)
   --nats URL[,URL]    servers of the WE-AI network (env NATS_URL; default ${DEFAULT_AGENT_CONFIG.nats.join(',')})
+  --nats-ca FILE      the network's CA certificate (PEM): TLS required, server verified against it (env NATS_TLS_CA)
+  --gateway URL       init: enrol the node key at this gateway now (with --owner-token)
+  --owner-token T     init: the owner's sign-in token from the gateway (env WEAI_OWNER_TOKEN)
   --slots N           CPU shards at once (default ${DEFAULT_AGENT_CONFIG.slots})
   --gpu-slots N       shards at once per GPU with CUDA (default ${DEFAULT_AGENT_CONFIG.gpuSlots})
   --heartbeat-ms N    heartbeat period (default ${DEFAULT_AGENT_CONFIG.heartbeatMs})
@@ -44,6 +53,9 @@ const OPTIONS = {
   config: { type: 'string' },
   payout: { type: 'string' },
   nats: { type: 'string' },
+  'nats-ca': { type: 'string' },
+  gateway: { type: 'string' },
+  'owner-token': { type: 'string' },
   slots: { type: 'string' },
   'gpu-slots': { type: 'string' },
   'heartbeat-ms': { type: 'string' },
@@ -66,19 +78,45 @@ function agentDir(values: Values): string {
   return resolve(values.dir ?? (process.env['WEAI_AGENT_DIR'] || join(homedir(), '.weai-agent')));
 }
 
-function init(values: Values): void {
+/** Enrols the node key at the gateway as its owner (`POST /v1/owner/nodes`); returns the gateway's answer. */
+async function enrol(gateway: string, token: string, publicKey: string, capabilityClasses: string[]): Promise<{ nodeId: string; capabilityClasses: string[] }> {
+  const url = new URL('/v1/owner/nodes', gateway);
+  const response = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ publicKey, capabilityClasses }) });
+  const body = (await response.json().catch(() => ({}))) as { nodeId: string; capabilityClasses: string[]; error?: { message?: string } };
+  if (!response.ok) {
+    throw new Error(
+      `the gateway at ${url.origin} refused the enrolment (${response.status}): ${body.error?.message ?? response.statusText}. ` +
+        'The node key and the config file are written: run init again with --force and a fresh --owner-token, or enrol the key by hand (docs/agent.md "Enrolment")',
+    );
+  }
+  return body;
+}
+
+async function init(values: Values): Promise<void> {
   const dir = agentDir(values);
   const path = resolve(values.config ?? join(dir, CONFIG_FILE));
   const overrides = overridesFrom(values, process.env);
   if (overrides['payoutAddress'] === undefined) throw new Error('init needs the address you are paid at: weai-agent init --payout 0x…');
-  const config = mergeAgentConfig({}, overrides, 'settings');
+  const merged = mergeAgentConfig({}, overrides, 'settings');
+  const config = { ...merged, natsCa: merged.natsCa && resolve(merged.natsCa) };
+  const token = values['owner-token'] ?? (process.env['WEAI_OWNER_TOKEN'] || undefined);
+  if (values.gateway && !token) throw new Error('--gateway needs the owner\'s sign-in token: --owner-token (or WEAI_OWNER_TOKEN); see docs/agent.md "Enrolment"');
   if (existsSync(path) && !values.force) throw new Error(`${path} already exists: edit it, or run init with --force to replace it`);
   const identity = loadOrCreateIdentity(dir);
   writeAgentConfigFile(path, config, values.force ?? false);
+  const telemetry = await GpuTelemetry.open(config.nvidiaSmi ? { nvmlLibraryPaths: [], nvidiaSmiCommands: [config.nvidiaSmi] } : {});
+  const classes = enrolmentClasses(systemFromDetection(telemetry.detection));
+  await telemetry.close();
+  const enrolment = `{"publicKey":"${identity.publicKey}","capabilityClasses":${JSON.stringify(classes)}}`;
+  const enrolled = values.gateway && token ? await enrol(values.gateway, token, identity.publicKey, classes) : undefined;
   const out = [
     `${identity.created ? 'created the node key' : 'kept the existing node key'} in ${join(dir, 'node.nk')} (readable by you only; it is this node's identity: back it up)`,
     `wrote ${path} (readable by you only): payout ${config.payoutAddress}, network ${config.nats.join(',')}, ${config.slots} CPU slot(s), status page port ${config.statusPort}`,
     `the owner-first policy uses the safe defaults (see "policy" in the file and docs/agent.md); set "tariffPerKwh" and "currency" to your electricity price`,
+    `node key ${identity.publicKey} (node id ${nodeIdOf(identity.publicKey)}); capability classes ${classes.join(', ')}`,
+    enrolled
+      ? `enrolled at ${values.gateway}: node ${enrolled.nodeId} may pull ${enrolled.capabilityClasses.join(', ')}`
+      : `on a network that requires enrolment, the owner enrols this key once: sign in at the gateway, then POST /v1/owner/nodes ${enrolment} (or run init again with --gateway URL --owner-token T --force); see docs/agent.md`,
     `start the agent with: weai-agent start --dir ${dir}`,
   ];
   process.stdout.write(`${out.join('\n')}\n`);
@@ -95,8 +133,11 @@ async function start(values: Values): Promise<void> {
   }
   const config: AgentFileConfig = mergeAgentConfig(hasFile ? readAgentConfigFile(path) : undefined, overrides, hasFile ? path : 'options');
   const logFile = join(dir, 'agent.log');
+  // Before the agent connects, so that its work is traced from the first shard (OTEL_* variables; off by default).
+  const telemetry = startTelemetry('weai-agent');
   const agent = await startAgent({
     natsServers: [...config.nats],
+    ...(config.natsCa ? { natsCa: resolve(config.natsCa) } : {}),
     dataDir: dir,
     payoutAddress: config.payoutAddress,
     heartbeatMs: config.heartbeatMs,
@@ -117,13 +158,24 @@ async function start(values: Values): Promise<void> {
   // Whatever a bad shard or a broken connection throws where nobody awaits it, the agent goes on.
   process.on('unhandledRejection', (error) => process.stderr.write(`weai-agent: unexpected error (continuing): ${String((error as Error)?.stack ?? error)}\n`));
   const shutdown = () => {
-    void agent.stop().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
+    void agent
+      .stop()
+      .then(() => telemetry.shutdown())
+      .then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
   };
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);
+  // Revoked while running: the server cuts the connection and refuses the reconnects; say so and stop.
+  void agent.nc.closed().then((error) => {
+    if (!error) return;
+    const publicKey = loadOrCreateIdentity(dir).publicKey;
+    process.stderr.write(`weai-agent: ${isAuthRefusal(error) ? refusalMessage(publicKey, config.nats, error.message) : `lost the WE-AI network: ${error.message}`}\n`);
+    // Stopping hands back leases over a connection that is gone: bounded, the exit code is what matters.
+    void Promise.race([agent.stop(), new Promise((r) => setTimeout(r, 5000))]).finally(() => process.exit(1));
+  });
 }
 
 async function status(values: Values): Promise<void> {

@@ -13,6 +13,12 @@ export interface AgentFileConfig {
   readonly payoutAddress: string;
   /** NATS servers of the WE-AI network. */
   readonly nats: readonly string[];
+  /**
+   * PEM file of the CA that signed the network's server certificate (from the operator); TLS is
+   * then required and the server verified against it. null: TLS only for `tls://` servers, verified
+   * against the system's CAs.
+   */
+  readonly natsCa: string | null;
   /** CPU shards run at once. */
   readonly slots: number;
   /** Shards run at once on each GPU (with CUDA). */
@@ -40,6 +46,7 @@ export interface AgentFileConfig {
 /** The defaults `init` writes (everything but the payout address). */
 export const DEFAULT_AGENT_CONFIG: Omit<AgentFileConfig, 'payoutAddress'> = {
   nats: ['nats://127.0.0.1:4222'],
+  natsCa: null,
   slots: 1,
   gpuSlots: 1,
   heartbeatMs: 10_000,
@@ -96,6 +103,8 @@ export function validateAgentConfig(raw: unknown): Validation {
   if (!Array.isArray(nats) || nats.length === 0 || !nats.every((u) => typeof u === 'string' && /^(nats|tls|wss?):\/\/[^\s]+$/.test(u))) {
     errors.push(`nats must be a non-empty list of server URLs such as "nats://host:4222" (got ${shown(nats)})`);
   }
+  const natsCa = get('natsCa');
+  if (natsCa !== null && (typeof natsCa !== 'string' || natsCa.length === 0)) errors.push(`natsCa must be the path of the network's CA certificate (PEM), or null (got ${shown(natsCa)})`);
   int('slots', 1, 64);
   int('gpuSlots', 1, 16);
   int('heartbeatMs', 100, 60_000, ' ms');
@@ -183,6 +192,7 @@ export function mergeAgentConfig(file: Record<string, unknown> | undefined, over
 export interface ConfigFlags {
   readonly payout?: string;
   readonly nats?: string;
+  readonly 'nats-ca'?: string;
   readonly slots?: string;
   readonly 'gpu-slots'?: string;
   readonly 'heartbeat-ms'?: string;
@@ -197,7 +207,7 @@ export interface ConfigFlags {
 const numeric = (v: string | undefined): number | string | undefined => (v === undefined ? undefined : /^-?\d+(\.\d+)?$/.test(v.trim()) ? Number(v) : v);
 
 /**
- * Config fields set by flags or, failing a flag, by the environment (`NATS_URL`,
+ * Config fields set by flags or, failing a flag, by the environment (`NATS_URL`, `NATS_TLS_CA`,
  * `WEAI_PAYOUT_ADDRESS`, `WEAI_NVIDIA_SMI`; empty counts as unset); undefined where neither says
  * anything.
  */
@@ -207,6 +217,7 @@ export function overridesFrom(flags: ConfigFlags, env: Readonly<Record<string, s
   return {
     payoutAddress: flags.payout ?? fromEnv('WEAI_PAYOUT_ADDRESS'),
     nats: nats?.split(',').map((u) => u.trim()),
+    natsCa: flags['nats-ca'] ?? fromEnv('NATS_TLS_CA'),
     slots: numeric(flags.slots),
     gpuSlots: numeric(flags['gpu-slots']),
     heartbeatMs: numeric(flags['heartbeat-ms']),

@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createUser, fromSeed, type KeyPair } from '@nats-io/nkeys';
+import { type Authenticator, nkeyAuthenticator } from '@nats-io/transport-node';
 
 /**
  * The node's Ed25519 identity (a NATS user nkey). The private seed never leaves the owner's
@@ -14,7 +15,7 @@ export interface NodeIdentity {
 const SEED_FILE = 'node.nk';
 
 /** Loads the identity from `dir`, creating it (mode 0600) on first start. */
-export function loadOrCreateIdentity(dir: string): NodeIdentity & { created: boolean } {
+export function loadOrCreateIdentity(dir: string): NodeIdentity & { created: boolean; authenticator: Authenticator } {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const path = join(dir, SEED_FILE);
   let kp: KeyPair;
@@ -34,7 +35,8 @@ export function loadOrCreateIdentity(dir: string): NodeIdentity & { created: boo
     chmodSync(path, 0o600);
     created = true;
   }
-  return { publicKey: kp.getPublicKey(), sign: (data) => kp.sign(data), created };
+  // The same key proves the node to nats-server (nkey auth) once its key is enrolled on the bus.
+  return { publicKey: kp.getPublicKey(), sign: (data) => kp.sign(data), created, authenticator: nkeyAuthenticator(kp.getSeed()) };
 }
 
 /** Signs a JSON payload as the control plane expects (`SignedRequest`). */

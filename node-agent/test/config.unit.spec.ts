@@ -75,6 +75,14 @@ describe('options over the file', () => {
     expect(mergeAgentConfig(file, overridesFrom({}, {})).nats).toEqual(['nats://weai.example:4222']);
   });
 
+  it("the network's CA comes from --nats-ca, else NATS_TLS_CA, else the file; an empty one is refused", () => {
+    expect(mergeAgentConfig(file, overridesFrom({}, {})).natsCa).toBeNull();
+    expect(mergeAgentConfig({ ...file, natsCa: '/etc/weai/ca.pem' }, overridesFrom({}, {})).natsCa).toBe('/etc/weai/ca.pem');
+    expect(mergeAgentConfig(file, overridesFrom({}, { NATS_TLS_CA: '/env/ca.pem' })).natsCa).toBe('/env/ca.pem');
+    expect(mergeAgentConfig(file, overridesFrom({ 'nats-ca': '/flag/ca.pem' }, { NATS_TLS_CA: '/env/ca.pem' })).natsCa).toBe('/flag/ca.pem');
+    expect(() => mergeAgentConfig({ ...file, natsCa: '' }, {}, 'options')).toThrow("natsCa must be the path of the network's CA certificate (PEM), or null (got \"\")");
+  });
+
   it('a flag that is not a number is shown as given', () => {
     expect(() => mergeAgentConfig(file, overridesFrom({ 'status-port': 'http' }, {}), 'options')).toThrow('invalid options:\n- statusPort must be an integer from 0 to 65535 (0: any free port) (got "http")');
   });

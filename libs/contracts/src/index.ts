@@ -9,5 +9,6 @@ export * from './events/rewards';
 export * from './events/security';
 export * from './capabilities';
 export * from './node-protocol';
+export * from './node-id';
 export * from './job-protocol';
 export * from './keys';

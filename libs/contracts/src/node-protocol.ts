@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { CapabilitiesSchema } from './events/nodes';
+import { isCapabilityClass } from './capabilities';
 import { Id, Timestamp } from './metadata';
 
 /** Request subjects of the nodes service (core NATS request/reply, queue group `nodes`). */
@@ -83,3 +84,46 @@ export const HeartbeatSchema = z
   })
   .strict();
 export type Heartbeat = z.infer<typeof HeartbeatSchema>;
+
+/**
+ * Enrolment of a node's key on the bus (`SECURITY_RPC.enrolNode`, gateway → security): the owner,
+ * authenticated by the gateway, asks for a node credential for the public key its agent printed.
+ * The node id, credential id and inbox prefix all derive from the key (`nodeIdOf`).
+ */
+export const NodeEnrolmentSchema = z
+  .object({
+    /** The node's public nkey ("U…"), as `weai-agent init` prints it; the seed never leaves the node. */
+    publicKey: z.string().regex(/^U[A-Z2-7]{55}$/, 'must be a NATS user public nkey (U…)'),
+    /** The capability classes whose shards the node may pull (what `weai-agent init` prints). */
+    capabilityClasses: z
+      .array(z.string().refine(isCapabilityClass, 'must be a capability class such as cpu.generic or cuda.sm86.vram8'))
+      .min(1)
+      .max(64),
+  })
+  .strict();
+export type NodeEnrolment = z.infer<typeof NodeEnrolmentSchema>;
+
+/** Revocation of an enrolled node's credential (`SECURITY_RPC.revokeNode`, gateway → security). */
+export const NodeRevocationSchema = z
+  .object({
+    /** The node whose credential is revoked (`nodeIdOf` its key). */
+    nodeId: Id,
+    /** Why, for the record (`CredentialRevoked.reason`), e.g. "machine stolen". */
+    reason: z.string().min(1).max(512),
+  })
+  .strict();
+export type NodeRevocation = z.infer<typeof NodeRevocationSchema>;
+
+/** The answer to an enrolment: where the node's replies arrive and what it may pull. No secret: the node holds its seed. */
+export interface EnrolledNode {
+  /** The id the node registers as: `nodeIdOf(publicKey)`. */
+  readonly nodeId: string;
+  /** The node's bus credential, `node-<nodeId>` (what operators revoke). */
+  readonly credentialId: string;
+  /** The enrolled public nkey. */
+  readonly publicKey: string;
+  /** Where the node's replies must arrive: `_INBOX.<nodeId>` (the agent uses it). */
+  readonly inboxPrefix: string;
+  /** The classes whose shards the credential lets the node pull, sorted. */
+  readonly capabilityClasses: readonly string[];
+}

@@ -80,11 +80,16 @@ export const EVENT_HEADERS = {
   parkReason: 'Weai-Park-Reason',
 } as const;
 
-/** Request subjects of the security service (credential administration, operators only). */
+/** Request subjects of the security service. */
 export const SECURITY_RPC = {
+  /** Credential administration: operators only. */
   issue: 'weai.rpc.security.issue',
   revoke: 'weai.rpc.security.revoke',
   list: 'weai.rpc.security.list',
+  /** A node owner's enrolment of a node key (`NodeEnrolmentSchema`): only the gateway may ask, for an owner it authenticated. */
+  enrolNode: 'weai.rpc.security.nodes.enrol',
+  /** A node owner's revocation of its own node's credential (`NodeRevocationSchema`): only the gateway may ask, after checking ownership. */
+  revokeNode: 'weai.rpc.security.nodes.revoke',
 } as const;
 
 /**

@@ -26,7 +26,19 @@ describe('credential decider', () => {
   it('refuses to reuse a credential id for another key', () => {
     spec.given([issued]).when(issue(OTHER)).thenThrows(DomainError, /already exists/);
   });
-  it('refuses to bring a revoked credential back', () => {
+  it('records other permissions for the same key and principal (a node re-enrolled with new classes)', () => {
+    const upgraded = { ...node, capabilityClasses: ['cpu.avx2', 'cuda.sm86.vram8'] };
+    spec
+      .given([issued])
+      .when({ ...issue(), data: { ...issue().data, principal: upgraded } })
+      .then([{ type: 'CredentialPermissionsChanged', data: { credentialId: 'cred1', principalId: 'n1', permissions: permissionsFor(upgraded) } } as never]);
+  });
+  it('refuses to reuse a credential id for another principal or role, whatever the key', () => {
+    spec.given([issued]).when({ ...issue(), data: { ...issue().data, principal: { ...node, principalId: 'n2' } } }).thenThrows(DomainError, /already exists/);
+    spec.given([issued]).when({ ...issue(), data: { ...issue().data, principal: { role: 'partner' as const, principalId: 'n1' } } }).thenThrows(DomainError, /already exists/);
+  });
+  it('refuses to bring a revoked credential back, even with other permissions', () => {
+    spec.given([issued, revoked]).when({ ...issue(), data: { ...issue().data, principal: { ...node, capabilityClasses: ['cpu.generic'] } } }).thenThrows(DomainError, /revoked/);
     spec.given([issued, revoked]).when(issue()).thenThrows(DomainError, /revoked/);
   });
   it('revokes an active credential', () => {

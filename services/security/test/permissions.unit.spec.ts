@@ -93,6 +93,15 @@ describe('permissions (the one table of who may do what on the bus)', () => {
       expect(may(gateway, 'weai.report.security.nodes.AccessDenied')).toBe(false);
       expect(may(permissionsFor({ role: 'service', principalId: 'nodes' }).publish, 'weai.report.security.gateway.AccessDenied')).toBe(false);
     });
+    it('then the gateway may enrol and revoke node keys but not issue, revoke or list credentials; nobody else may enrol', () => {
+      const gateway = permissionsFor({ role: 'service', principalId: 'gateway' }).publish;
+      expect(may(gateway, 'weai.rpc.security.nodes.enrol')).toBe(true);
+      expect(may(gateway, 'weai.rpc.security.nodes.revoke')).toBe(true);
+      for (const s of ['weai.rpc.security.issue', 'weai.rpc.security.revoke', 'weai.rpc.security.list', 'weai.rpc.security.keys.scheduler']) expect(may(gateway, s)).toBe(false);
+      for (const name of SERVICE_NAMES.filter((n) => n !== 'gateway' && n !== 'security')) expect(may(permissionsFor({ role: 'service', principalId: name }).publish, 'weai.rpc.security.nodes.enrol')).toBe(false);
+      expect(may(permissionsFor({ role: 'node', principalId: 'n1', capabilityClasses: ['cpu.generic'] }).publish, 'weai.rpc.security.nodes.enrol')).toBe(false);
+      expect(may(permissionsFor({ role: 'operator', principalId: 'op' }).publish, 'weai.rpc.security.nodes.enrol')).toBe(false);
+    });
     it('then only the scheduler publishes shard work', () => {
       expect(may(permissionsFor({ role: 'service', principalId: 'scheduler' }).publish, 'weai.shard.cpu.avx2')).toBe(true);
       expect(may(permissionsFor({ role: 'service', principalId: 'nodes' }).publish, 'weai.shard.cpu.avx2')).toBe(false);

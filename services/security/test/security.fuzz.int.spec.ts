@@ -96,6 +96,28 @@ describe('security service handlers under malformed input (fast-check)', () => {
     expect(await store.headPosition()).toBe(head);
   });
 
+  it('refuses every malformed node enrolment or owner revocation (including unknown nodes) and writes nothing', async () => {
+    const head = await store.headPosition();
+    const users = readFileSync(usersFile, 'utf8');
+    const validEnrolment = { publicKey: KEY, capabilityClasses: ['cpu.generic'] };
+    const enrolment = fc.oneof(
+      fc.record({ value: badValue }).map(({ value }) => ({ ...validEnrolment, publicKey: value })),
+      // Only canonical classes may be enrolled: a plausible-looking class that is not one is refused too.
+      fc.record({ value: fc.oneof(badValue, fc.constant([]), fc.constant(['a.b']), fc.constant(['cuda.sm87.vram8']), fc.array(fc.constant('cpu.generic'), { minLength: 65, maxLength: 70 })) }).map(({ value }) => ({ ...validEnrolment, capabilityClasses: value })),
+      fc.constantFrom({ ...validEnrolment, role: 'service' }, { ...validEnrolment, principalId: 'scheduler' }, { ...validEnrolment, publicNkey: KEY }),
+      fc.anything().filter((v) => typeof v !== 'object' || v === null || Array.isArray(v) || !('publicKey' in v)),
+    );
+    await fc.assert(fc.asyncProperty(enrolment, async (b) => void (await refusedWith(SECURITY_RPC.enrolNode, json(b)))), { numRuns: 100 });
+    const revocation = fc.oneof(
+      fc.record({ nodeId: badValue, reason: fc.constant('r') }),
+      fc.record({ nodeId: fc.stringMatching(/^n[0-9a-f]{24}$/), reason: fc.string({ minLength: 1, maxLength: 50 }) }),
+      fc.anything(),
+    );
+    await fc.assert(fc.asyncProperty(revocation, async (b) => void (await refusedWith(SECURITY_RPC.revokeNode, json(b)))), { numRuns: 100 });
+    expect(await store.headPosition()).toBe(head);
+    expect(readFileSync(usersFile, 'utf8')).toBe(users);
+  });
+
   it('refuses bytes that are not JSON, including ~900 KB bodies, and writes nothing', async () => {
     const head = await store.headPosition();
     const bytes = fc.oneof(fc.uint8Array({ maxLength: 2048 }), fc.constant(new Uint8Array(900_000).fill(0x7b)), fc.constant(json('x'.repeat(900_000))));

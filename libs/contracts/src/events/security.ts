@@ -55,6 +55,17 @@ export const CredentialIssued = defineEvent({
   scope,
 });
 
+/**
+ * The same principal and key were granted other subject permissions: a node re-enrolled with other
+ * capability classes (new hardware), or a credential re-issued after the permission table changed.
+ */
+export const CredentialPermissionsChanged = defineEvent({
+  type: 'CredentialPermissionsChanged',
+  family,
+  schema: z.object({ credentialId: Id, principalId: Id, permissions: NatsPermissionsSchema }).strict(),
+  scope,
+});
+
 export const CredentialRevoked = defineEvent({
   type: 'CredentialRevoked',
   family,
@@ -133,4 +144,4 @@ export const KeyRefused = defineEvent({
   scope,
 });
 
-export const SECURITY_EVENTS = [CredentialIssued, CredentialRevoked, AccessDenied, AuthenticationFailed, KeyReleased, KeyRefused] as const;
+export const SECURITY_EVENTS = [CredentialIssued, CredentialPermissionsChanged, CredentialRevoked, AccessDenied, AuthenticationFailed, KeyReleased, KeyRefused] as const;

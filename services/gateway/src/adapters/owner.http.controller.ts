@@ -1,11 +1,14 @@
-import { Controller, Get, HttpCode, Post, Query, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Id } from '@weai/contracts';
 import type { z } from 'zod';
 import { OwnerService } from '../application/owner.service';
 import { AuthGuard, CurrentPrincipal, Roles } from '../auth/auth.guard';
 import type { Principal } from '../auth/tokens';
-import { JsonBody, QueryPipe } from '../http/body';
-import { ERROR_RESPONSE, EarningsQuery, EarningsSchema, NodeSchema, WithdrawBody, openApiSchema } from '../http/schemas';
+import { JsonBody, ParamPipe, QueryPipe } from '../http/body';
+import { ERROR_RESPONSE, EarningsQuery, EarningsSchema, EnrolNodeBody, EnrolledNodeSchema, NodeActionBody, NodeSchema, WithdrawBody, openApiSchema } from '../http/schemas';
+
+const NodeIdParam = new ParamPipe('nodeId', Id);
 
 /** A node owner's earnings, withdrawals and nodes. The owner is the token's subject; no route takes an owner id. */
 @ApiTags('owner')
@@ -13,7 +16,7 @@ import { ERROR_RESPONSE, EarningsQuery, EarningsSchema, NodeSchema, WithdrawBody
 @ApiResponse({ status: 401, description: 'missing, expired or forged token', ...ERROR_RESPONSE })
 @ApiResponse({ status: 403, description: 'not an owner', ...ERROR_RESPONSE })
 @ApiResponse({ status: 429, description: 'too many requests; retry after Retry-After seconds', ...ERROR_RESPONSE })
-@ApiResponse({ status: 503, description: 'the rewards or nodes service is not answering', ...ERROR_RESPONSE })
+@ApiResponse({ status: 503, description: 'the rewards, nodes or security service is not answering', ...ERROR_RESPONSE })
 @Roles('owner')
 @UseGuards(AuthGuard)
 @Controller('v1/owner')
@@ -38,6 +41,29 @@ export class OwnerHttpController {
   @ApiResponse({ status: 409, description: 'more than the available balance, no payout address known, or the withdrawal id reused for another amount', ...ERROR_RESPONSE })
   withdraw(@CurrentPrincipal() owner: Principal, @JsonBody(WithdrawBody) body: WithdrawBody) {
     return this.owner.withdraw(owner.id, body.amount, body.withdrawalId);
+  }
+
+  @Post('nodes')
+  @HttpCode(201)
+  @ApiOperation({ summary: "Enrol a node's key on the bus: the security service issues it a node credential for these capability classes (docs/agent.md)" })
+  @ApiBody({ schema: openApiSchema(EnrolNodeBody) })
+  @ApiResponse({ status: 201, schema: openApiSchema(EnrolledNodeSchema) })
+  @ApiResponse({ status: 400, description: 'not a public nkey, or an unknown capability class', ...ERROR_RESPONSE })
+  @ApiResponse({ status: 409, description: 'the key was revoked (a revoked node needs a new key)', ...ERROR_RESPONSE })
+  enrolNode(@JsonBody(EnrolNodeBody) body: EnrolNodeBody) {
+    // Any signed-in owner may enrol a key; the node is bound to a payout address when it registers.
+    return this.owner.enrolNode(body);
+  }
+
+  @Post('nodes/:nodeId/revoke')
+  @HttpCode(200)
+  @ApiOperation({ summary: "Revoke one of the owner's nodes on the bus (stolen or retired): its connection is cut and its key refused from then on" })
+  @ApiParam({ name: 'nodeId', description: "the node's opaque id", schema: openApiSchema(Id) })
+  @ApiBody({ schema: openApiSchema(NodeActionBody) })
+  @ApiResponse({ status: 200, description: 'whether this call revoked it (false: it already was)', schema: { type: 'object', properties: { nodeId: { type: 'string' }, revoked: { type: 'boolean' } } } })
+  @ApiResponse({ status: 404, description: "no such node of this owner's (registered nodes only), or it was never enrolled", ...ERROR_RESPONSE })
+  revokeNode(@CurrentPrincipal() owner: Principal, @Param('nodeId', NodeIdParam) nodeId: string, @JsonBody(NodeActionBody) body: NodeActionBody) {
+    return this.owner.revokeNode(owner.id, nodeId, body.reason);
   }
 
   @Get('nodes')

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { NODE_RPC, REWARDS_RPC } from '@weai/contracts';
+import { type EnrolledNode, NODE_RPC, type NodeEnrolment, REWARDS_RPC, SECURITY_RPC } from '@weai/contracts';
 import { type Bus, requestJson } from '@weai/messaging';
+import { ApiError } from '../http/api-error';
 import type { NodeSummary } from './operator.service';
 import { askService } from './upstream';
 
@@ -10,6 +11,12 @@ const REWARDS_CODES = {
   'rewards.insufficient-balance': 409,
   'rewards.no-payout-address': 409,
   'rewards.withdrawal-id-reused': 409,
+};
+
+const ENROLMENT_CODES = {
+  'credential.exists': 409,
+  'credential.revoked': 409,
+  'security.bad-capability': 400,
 };
 
 /** What rewards answers for `balance`. */
@@ -63,6 +70,32 @@ export class OwnerService {
 
   withdraw(ownerId: string, amount: string, withdrawalId = `w-${randomUUID()}`) {
     return askService('rewards', REWARDS_CODES, () => requestJson<unknown>(this.bus.nc, REWARDS_RPC.withdraw, { ownerId, withdrawalId, amount }, 15_000));
+  }
+
+  /**
+   * Enrols a node key on the bus: the security service issues the node its credential and reloads
+   * nats-server. Only an authenticated owner gets here (no anonymous self-enrolment: a sybil could
+   * mint nodes), and the gateway's own bus permissions allow this one security request.
+   */
+  enrolNode(enrolment: NodeEnrolment): Promise<EnrolledNode> {
+    return askService('security', ENROLMENT_CODES, () => requestJson<EnrolledNode>(this.bus.nc, SECURITY_RPC.enrolNode, enrolment, 15_000));
+  }
+
+  /**
+   * Revokes one of the owner's own nodes (a stolen or retired machine): the security service removes
+   * its bus credential and nats-server cuts its connection. Another owner's node, or one that never
+   * registered, answers as a missing one (and is recorded as a refusal); operators revoke those.
+   */
+  async revokeNode(ownerId: string, nodeId: string, reason: string): Promise<{ nodeId: string; revoked: boolean }> {
+    if (!(await this.nodes(ownerId)).some((n) => n.nodeId === nodeId)) {
+      const error = new ApiError(404, 'node.not-found', `no node ${nodeId} of yours`);
+      error.refusal = { resource: `node:${nodeId}` };
+      throw error;
+    }
+    const { revoked } = await askService('security', { 'credential.unknown': 404 }, () =>
+      requestJson<{ revoked: boolean }>(this.bus.nc, SECURITY_RPC.revokeNode, { nodeId, reason }, 15_000),
+    );
+    return { nodeId, revoked };
   }
 
   async nodes(ownerId: string): Promise<NodeSummary[]> {

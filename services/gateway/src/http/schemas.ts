@@ -1,5 +1,5 @@
 import type { SchemaObject } from '@nestjs/swagger';
-import { Id, SubmitJobRequestSchema } from '@weai/contracts';
+import { Id, NodeEnrolmentSchema, SubmitJobRequestSchema } from '@weai/contracts';
 import { z } from 'zod';
 
 /**
@@ -144,3 +144,10 @@ export const EarningsSchema = z.object({
     }),
   ),
 });
+
+/** `POST /v1/owner/nodes`: the node key `weai-agent init` printed and the capability classes it may pull. */
+export const EnrolNodeBody = NodeEnrolmentSchema;
+export type EnrolNodeBody = z.infer<typeof EnrolNodeBody>;
+
+/** What an enrolment answers: the node's id, its credential and inbox prefix (no secret: the seed stays on the node). */
+export const EnrolledNodeSchema = z.object({ nodeId: Id, credentialId: Id, publicKey: z.string(), inboxPrefix: z.string(), capabilityClasses: z.array(z.string()) });

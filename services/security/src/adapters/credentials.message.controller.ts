@@ -6,7 +6,7 @@ import { CLOCK, type Clock } from '@weai/runtime';
 import { CredentialCommands } from '../application/credentials';
 import { RegistryReader } from '../application/registry.reader';
 
-/** Operators issue and revoke bus credentials; only operators may publish here (see domain/permissions). */
+/** Operators issue and revoke bus credentials (only operators may publish there); the gateway enrols owners' nodes (see domain/permissions). */
 @Controller()
 export class CredentialsMessageController {
   constructor(
@@ -23,6 +23,18 @@ export class CredentialsMessageController {
   @OnRequest(SECURITY_RPC.revoke, { queue: 'security' })
   revoke(@Payload() body: unknown) {
     return this.commands.revoke(body, this.clock.now());
+  }
+
+  /** A node owner's enrolment of a node key, forwarded by the gateway (the only service permitted to publish here). */
+  @OnRequest(SECURITY_RPC.enrolNode, { queue: 'security' })
+  enrolNode(@Payload() body: unknown) {
+    return this.commands.enrolNode(body, this.clock.now());
+  }
+
+  /** A node owner's revocation of its own node, forwarded by the gateway after its ownership check. */
+  @OnRequest(SECURITY_RPC.revokeNode, { queue: 'security' })
+  revokeNode(@Payload() body: unknown) {
+    return this.commands.revokeNode(body, this.clock.now());
   }
 
   /** The active credentials: ids, roles, public keys and permissions (no secret exists to show). */

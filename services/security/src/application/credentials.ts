@@ -1,6 +1,6 @@
 import { createUser } from '@nats-io/nkeys';
 import { z } from 'zod';
-import { Id, type NatsPermissions, PublicUserNkey, RoleSchema, inboxPrefixOf } from '@weai/contracts';
+import { type EnrolledNode, Id, type NatsPermissions, NodeEnrolmentSchema, NodeRevocationSchema, PublicUserNkey, RoleSchema, inboxPrefixOf, nodeIdOf } from '@weai/contracts';
 import { DomainError } from '@weai/decider';
 import { type EventStore, handleCommand } from '@weai/eventstore';
 import { credentialDecider } from '../domain/credential.decide';
@@ -32,6 +32,9 @@ export interface IssuedCredential {
   readonly seed?: string;
 }
 
+/** The credential id of an enrolled node (one credential per node key). */
+export const nodeCredentialId = (nodeId: string) => `node-${nodeId}`;
+
 function principalOf(request: z.infer<typeof IssueRequestSchema>): Principal {
   const { role, principalId } = request;
   if (role === 'node') return { role, principalId, capabilityClasses: request.capabilityClasses ?? [] };
@@ -56,13 +59,37 @@ export class CredentialCommands {
       this.store,
       credentialDecider,
       toCredentialStreamId(request.credentialId),
-      { type: 'IssueCredential', data: { credentialId: request.credentialId, principal, publicNkey }, metadata: commandMetadata(now, `issue-${request.credentialId}`) },
+      // A fresh command id: a change of permissions is a second issue of the same id (a derived id
+      // would give its event the first one's id, and the store would drop it as a duplicate). A
+      // retried request still appends nothing: the decider finds the same grant recorded.
+      { type: 'IssueCredential', data: { credentialId: request.credentialId, principal, publicNkey }, metadata: commandMetadata(now) },
       { retryOnConflict: 3 },
     );
     if (state.status !== 'active' || !state.permissions) throw new DomainError('credential was not issued', 'credential.not-issued');
     await this.config.apply();
     const seed = pair ? new TextDecoder().decode(pair.getSeed()) : undefined;
     return { credentialId: request.credentialId, publicNkey, inboxPrefix: inboxPrefixOf(principal.principalId), permissions: state.permissions, ...(seed ? { seed } : {}) };
+  }
+
+  /**
+   * Enrols a node key for an owner the gateway authenticated: a `node` credential whose principal
+   * is the id the nodes service will register that key as, so the heartbeat subject, key subject
+   * and inbox its permissions name are the node's own. The credential id derives from the key too,
+   * so the same enrolment again is the same credential (nothing recorded), and a revoked key stays
+   * revoked (a new identity needs a new key).
+   */
+  async enrolNode(body: unknown, now: Date): Promise<EnrolledNode> {
+    const { publicKey, capabilityClasses } = NodeEnrolmentSchema.parse(body);
+    const nodeId = nodeIdOf(publicKey);
+    const classes = [...new Set(capabilityClasses)].sort();
+    const issued = await this.issue({ credentialId: nodeCredentialId(nodeId), role: 'node', principalId: nodeId, capabilityClasses: classes, publicNkey: publicKey }, now);
+    return { nodeId, credentialId: issued.credentialId, publicKey, inboxPrefix: issued.inboxPrefix, capabilityClasses: classes };
+  }
+
+  /** Revokes an enrolled node's credential (the gateway checked that the owner asking owns the node). */
+  revokeNode(body: unknown, now: Date): Promise<{ credentialId: string; revoked: boolean }> {
+    const { nodeId, reason } = NodeRevocationSchema.parse(body);
+    return this.revoke({ credentialId: nodeCredentialId(nodeId), reason }, now);
   }
 
   async revoke(body: unknown, now: Date): Promise<{ credentialId: string; revoked: boolean }> {

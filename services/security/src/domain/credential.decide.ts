@@ -30,11 +30,14 @@ export function decideCredential(command: CredentialCommand, state: CredentialSt
           },
         ];
       }
-      // The same request again (a redelivery) changes nothing; anything else reusing the id is a mistake.
-      const same = state.publicNkey === publicNkey && state.principalId === principal.principalId && deepEqual(state.permissions, permissions);
-      if (state.status === 'active' && same) return [];
       if (state.status === 'revoked') throw new DomainError(`credential ${credentialId} was revoked; issue a new one`, 'credential.revoked');
-      throw new DomainError(`credential ${credentialId} already exists for another key or principal`, 'credential.exists');
+      // The same holder again: a redelivery changes nothing; other permissions (a node re-enrolled
+      // with new classes, a grant after the table changed) are recorded as such. Anything else
+      // reusing the id is a mistake.
+      const sameHolder = state.publicNkey === publicNkey && state.principalId === principal.principalId && state.role === principal.role;
+      if (!sameHolder) throw new DomainError(`credential ${credentialId} already exists for another key or principal`, 'credential.exists');
+      if (deepEqual(state.permissions, permissions)) return [];
+      return [{ type: 'CredentialPermissionsChanged', data: { credentialId, principalId: principal.principalId, permissions } }];
     }
     case 'RevokeCredential': {
       if (state.status === 'none') throw new DomainError(`credential ${command.data.credentialId} does not exist`, 'credential.unknown');

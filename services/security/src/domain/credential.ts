@@ -1,8 +1,8 @@
-import type { EventOf, NatsPermissions, CredentialIssued, CredentialRevoked } from '@weai/contracts';
+import type { EventOf, NatsPermissions, CredentialIssued, CredentialPermissionsChanged, CredentialRevoked } from '@weai/contracts';
 import { assertNever } from '@weai/decider';
 
 /** Events of the credential aggregate. */
-export type CredentialEvent = EventOf<typeof CredentialIssued> | EventOf<typeof CredentialRevoked>;
+export type CredentialEvent = EventOf<typeof CredentialIssued> | EventOf<typeof CredentialPermissionsChanged> | EventOf<typeof CredentialRevoked>;
 
 type Role = EventOf<typeof CredentialIssued>['data']['role'];
 
@@ -29,6 +29,8 @@ export function evolveCredential(state: CredentialState, event: CredentialEvent)
       const { credentialId, principalId, role, publicNkey, permissions } = event.data;
       return { status: 'active', credentialId, principalId, role, publicNkey, permissions };
     }
+    case 'CredentialPermissionsChanged':
+      return state.status === 'none' ? state : { ...state, permissions: event.data.permissions };
     case 'CredentialRevoked':
       return state.status === 'none' ? state : { ...state, status: 'revoked' };
     default:

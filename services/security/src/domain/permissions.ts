@@ -81,15 +81,34 @@ function ownDurable(stream: string, durable: string, filter: string): string[] {
 /** What each service owns beyond its RPC subjects and its own family's events. */
 const SERVICE_TABLE: Record<ServiceName, { family?: EventFamily; publish: readonly string[]; subscribe: readonly string[] }> = {
   nodes: { family: 'nodes', publish: [], subscribe: [] },
-  scheduler: { family: 'jobs', publish: ['weai.shard.>', ...writeObjects, `$KV.${JOB_STATUS_BUCKET}.>`, 'weai.rpc.resources.>', keyRequestSubject('scheduler')], subscribe: [] },
+  // The scheduler answers the jobs requests (JOB_RPC: weai.rpc.jobs.*), named after its family.
+  scheduler: { family: 'jobs', publish: ['weai.shard.>', ...writeObjects, `$KV.${JOB_STATUS_BUCKET}.>`, 'weai.rpc.resources.>', keyRequestSubject('scheduler')], subscribe: ['weai.rpc.jobs.>'] },
   rewards: { family: 'rewards', publish: [], subscribe: [] },
   // Answers to credential requests follow a reload, and nats-server 2.9.10 forgets a connection's
   // pending allow_responses grants when it reloads (observed: the reply is a Permissions Violation).
   // The security service writes the server's users anyway, so it may publish to any inbox.
   security: { family: 'security', publish: ['_INBOX.>'], subscribe: [] },
   resources: { publish: [], subscribe: [] },
-  // The gateway reports HTTP refusals under its own reporter token only (SECURITY_REPORT_SUBJECTS).
-  gateway: { publish: ['weai.rpc.jobs.>', 'weai.rpc.nodes.>', 'weai.rpc.rewards.>', 'weai.rpc.resources.>', ...writeObjects, 'weai.report.security.gateway.>', keyRequestSubject('gateway')], subscribe: [] },
+  // The gateway reports HTTP refusals under its own reporter token only (SECURITY_REPORT_SUBJECTS),
+  // and may ask security for node credentials only: enrolling a node key for an owner it
+  // authenticated, revoking an owner's own node (never issue/revoke/list, which stay with operators).
+  gateway: {
+    publish: [
+      'weai.rpc.jobs.>',
+      'weai.rpc.nodes.>',
+      'weai.rpc.rewards.>',
+      'weai.rpc.resources.>',
+      ...writeObjects,
+      'weai.report.security.gateway.>',
+      keyRequestSubject('gateway'),
+      SECURITY_RPC.enrolNode,
+      SECURITY_RPC.revokeNode,
+      // Its own two KV buckets (services/gateway: object grants, used sign-in challenges).
+      '$KV.weai-object-grants.>',
+      '$KV.weai-gateway-challenges.>',
+    ],
+    subscribe: [],
+  },
 };
 
 /**

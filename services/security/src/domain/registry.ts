@@ -31,6 +31,10 @@ export function projectRegistry(events: Iterable<SecurityEventLike>, from: Crede
       if (!d.publicNkey || !d.permissions) continue; // not a NATS credential
       active.set(d.credentialId, { credentialId: d.credentialId, principalId: d.principalId, role: d.role, publicNkey: d.publicNkey, permissions: d.permissions });
       principalOfNkey.set(d.publicNkey, d.principalId);
+    } else if (event.type === 'CredentialPermissionsChanged') {
+      const d = event.data as { credentialId: string; permissions: NatsPermissions };
+      const current = active.get(d.credentialId);
+      if (current) active.set(d.credentialId, { ...current, permissions: d.permissions });
     } else if (event.type === 'CredentialRevoked') {
       active.delete((event.data as { credentialId: string }).credentialId);
     }
