@@ -1,11 +1,19 @@
 /**
  * Issue 9 end to end, on one machine with real processes: a 3-node nats-server cluster on loopback
- * ports (every stream R3), two replicas of the nodes and scheduler services sharing PostgreSQL
- * event stores (leader election on: one replica of each runs the relay and the timers), three
- * agents. A 1,000-shard job runs while the test kills one NATS server, then one replica of each
- * service (and starts it again, as an orchestrator would), then each service's leader. The job
- * must complete with the single-process output; no event may be lost or applied twice: each shard
- * is validated exactly once, and each family's stream holds exactly its store's events, in order.
+ * ports (every stream R3), two replicas of the nodes, scheduler and rewards services, each
+ * service's replicas sharing a PostgreSQL event store of its own (leader election on: one replica
+ * of each runs the relay and the timers), three agents. A 1,000-shard job runs while the test kills
+ * one NATS server, then one replica of each service (and starts it again, as an orchestrator
+ * would), then each service's leader. The job must complete with the single-process output; no
+ * event may be lost or applied twice: each shard is validated exactly once, each validated result
+ * accrues exactly once, the ledger invariant holds (the operators' check and a replay of the
+ * rewards store: every account sums to zero), and each family's stream holds exactly its store's
+ * events, in order.
+ *
+ * Not replicated here: resources (takes no part in a job: it answers capacity queries from a
+ * projection of the nodes stream and has no family or leader work), the gateway (the partner
+ * submits through NATS with the SDK; the gateway's HTTP path is not on a job's way) and security
+ * (it writes one nats-server's users file: a cluster needs operator mode first, docs/scale-out.md).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,6 +28,11 @@ import { referenceMlp } from '@weai/node-agent/src/onnx/reference-model';
 import { PartnerClient } from '@weai/sdk';
 import { encodeTensor, sha256 } from '@weai/tensors';
 import { readWholeStream } from '@weai/messaging/src/testing/streams';
+import { REWARDS_RPC, type RewardsFamilyEvent } from '@weai/contracts';
+import { requestJson } from '@weai/messaging';
+import { LedgerAuditor } from '../services/rewards/src/domain/ledger-check';
+import { sumOf } from '../services/rewards/src/domain/ledger';
+import { type PayoutChain, startPayoutChain } from './support/payout-chain';
 import { ofType } from './support/events';
 import { type ManagedProcess, startTs } from './support/processes';
 import { dataset, runLocally } from './support/reference';
@@ -28,7 +41,7 @@ import { dataset, runLocally } from './support/reference';
 const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
 const PG_URL = process.env['POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const SHARDS = Number(process.env['WEAI_SCALE_SHARDS'] ?? 1000);
-const SERVICES = ['nodes', 'scheduler'] as const;
+const SERVICES = ['nodes', 'scheduler', 'rewards'] as const;
 type ServiceName = (typeof SERVICES)[number];
 
 /** What a partner does with a request that timed out during a fail-over: asks again. */
@@ -47,7 +60,9 @@ describe('scale out (e2e): a 1,000-shard job survives a NATS server, a replica o
   let bus: Bus;
   let dir: string;
   let partner: PartnerClient;
-  const databases: Record<ServiceName, string> = { nodes: '', scheduler: '' };
+  // Rewards connects to a chain at boot (it checks the payout contract's signer); accrual itself never touches it.
+  let chain: PayoutChain;
+  const databases: Record<ServiceName, string> = { nodes: '', scheduler: '', rewards: '' };
   const replicas = new Map<string, ManagedProcess>();
   const agents: ManagedProcess[] = [];
   const suffix = randomUUID().slice(0, 8);
@@ -69,6 +84,7 @@ describe('scale out (e2e): a 1,000-shard job survives a NATS server, a replica o
         NODES_SWEEP_MS: '200',
         SCHEDULER_MAX_SHARDS: String(SHARDS * 2),
         SCHEDULER_MAX_MODEL_BYTES: '2000000',
+        ...(service === 'rewards' ? chain.env : {}),
       });
       replicas.set(name, p);
       try {
@@ -100,10 +116,22 @@ describe('scale out (e2e): a 1,000-shard job survives a NATS server, a replica o
     }
   };
 
+  /** Every event of a service's PostgreSQL store, in log order. */
+  const storedEvents = async (service: ServiceName) => {
+    const store = await openSqlEventStore({ type: 'postgres', url: dbUrl(databases[service]) });
+    try {
+      const all = [];
+      for (let page = await store.readAll(0, 1000); page.length > 0; page = await store.readAll(page.at(-1)!.position, 1000)) all.push(...page);
+      return all;
+    } finally {
+      await store.close();
+    }
+  };
+
   /** Where a stalled run stands: the store, the streams, the consumers, the leaders. */
   const diagnose = async () => {
     const lines: string[] = [];
-    for (const name of ['WEAI_JOBS', 'WEAI_RESULTS', 'WEAI_SHARDS', 'WEAI_NODES']) {
+    for (const name of ['WEAI_JOBS', 'WEAI_RESULTS', 'WEAI_SHARDS', 'WEAI_NODES', 'WEAI_REWARDS']) {
       try {
         const info = await bus.jsm.streams.info(name);
         lines.push(`${name}: ${info.state.messages} msgs, last ${info.state.last_seq}, leader ${info.cluster?.leader}`);
@@ -112,17 +140,22 @@ describe('scale out (e2e): a 1,000-shard job survives a NATS server, a replica o
         lines.push(`${name}: ${(error as Error).message}`);
       }
     }
-    const store = await openSqlEventStore({ type: 'postgres', url: dbUrl(databases.scheduler) });
-    const counts: Record<string, number> = {};
-    for (let page = await store.readAll(0, 1000); page.length > 0; page = await store.readAll(page.at(-1)!.position, 1000)) for (const e of page) counts[e.type] = (counts[e.type] ?? 0) + 1;
-    await store.close();
-    lines.push(`jobs store: ${JSON.stringify(counts)}`);
-    lines.push(`leaders: nodes ${leaderOf('nodes')}, scheduler ${leaderOf('scheduler')}`);
+    for (const service of ['scheduler', 'rewards'] as const) {
+      const counts: Record<string, number> = {};
+      try {
+        for (const e of await storedEvents(service)) counts[e.type] = (counts[e.type] ?? 0) + 1;
+        lines.push(`${service} store: ${JSON.stringify(counts)}`);
+      } catch (error) {
+        lines.push(`${service} store: ${(error as Error).message}`);
+      }
+    }
+    lines.push(`leaders: ${SERVICES.map((s) => `${s} ${leaderOf(s)}`).join(', ')}`);
     for (const [name, p] of [...replicas, ...agents.map((a) => [a.name, a] as const)]) lines.push(`--- ${name}\n${p.output().replace(ANSI, '').slice(-1500)}`);
     process.stderr.write(`[scale-out] diagnosis:\n${lines.join('\n')}\n`);
   };
 
   beforeAll(async () => {
+    chain = await startPayoutChain('scale-out');
     cluster = await startNatsCluster(3);
     dir = mkdtempSync(join(tmpdir(), 'weai-scale-'));
     const pg = await new DataSource({ type: 'postgres', url: PG_URL }).initialize();
@@ -150,6 +183,7 @@ describe('scale out (e2e): a 1,000-shard job survives a NATS server, a replica o
     await Promise.all([...agents, ...replicas.values()].map((p) => p.kill('SIGKILL')));
     await bus?.nc.close().catch(() => undefined);
     await cluster?.stop();
+    await chain?.stop();
     const pg = await new DataSource({ type: 'postgres', url: PG_URL }).initialize();
     for (const db of Object.values(databases)) if (db) await pg.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => undefined);
     await pg.destroy();
@@ -244,12 +278,43 @@ describe('scale out (e2e): a 1,000-shard job survives a NATS server, a replica o
 
     // Each shard validated exactly once, and each family's stream holds exactly its store's events,
     // in store order: the relays (three leaders each) lost nothing and published nothing twice.
-    const streamEvents = async (family: 'jobs' | 'nodes'): Promise<WeaiEvent[]> => (await retryTimeouts(() => readWholeStream(bus.js, bus.jsm, streamOfFamily(family)))).map((m) => decodeEvent(m).event);
+    const streamEvents = async (family: 'jobs' | 'nodes' | 'rewards'): Promise<WeaiEvent[]> => (await retryTimeouts(() => readWholeStream(bus.js, bus.jsm, streamOfFamily(family)))).map((m) => decodeEvent(m).event);
     const jobEvents = await streamEvents('jobs');
     const shardValidated = ofType(jobEvents, 'ShardValidated').filter((e) => e.data.jobId === jobId);
     expect(shardValidated).toHaveLength(SHARDS);
     expect(new Set(shardValidated.map((e) => e.data.shardIndex)).size).toBe(SHARDS);
-    for (const [service, family] of [['scheduler', 'jobs'], ['nodes', 'nodes']] as const) {
+
+    // Every accepted result of the job accrues exactly once (rewards had three leaders and a replica
+    // killed under it too), and the ledger invariant holds: the operators' check (run by a replica
+    // on its own store and live projection) and a replay of the store here, which sums every account.
+    const paid = shardValidated.flatMap((v) => v.data.accepted.map((a) => `${v.data.shardId}/${a.nodeId}`)).sort();
+    expect(new Set(paid).size).toBe(paid.length);
+    const accrualsOfJob = async () => (await storedEvents('rewards')).filter((e) => e.type === 'RewardAccrued' && (e.data as { jobId: string }).jobId === jobId);
+    for (const until = Date.now() + 180_000; (await accrualsOfJob()).length < paid.length; ) {
+      if (Date.now() > until) {
+        await diagnose();
+        throw new Error(`${(await accrualsOfJob()).length} of ${paid.length} results accrued within 180 s of the job's end`);
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    marks['accrued'] = performance.now() - started;
+    const accrued = (await accrualsOfJob()).map((e) => e.data as { shardId: string; nodeId: string }).map((d) => `${d.shardId}/${d.nodeId}`).sort();
+    expect(accrued).toEqual(paid);
+    let check = { ok: false, sum: '', livePosition: -1, headPosition: 0, violations: [] as string[], mismatches: [] as unknown[] };
+    for (const until = Date.now() + 60_000; check.livePosition !== check.headPosition; ) {
+      if (Date.now() > until) throw new Error(`the rewards ledger projection did not catch up: ${JSON.stringify(check)}`);
+      check = await retryTimeouts(() => requestJson<typeof check>(bus.nc, REWARDS_RPC.check, {}, 20_000));
+      if (check.livePosition !== check.headPosition) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(check).toMatchObject({ ok: true, sum: '0', violations: [], mismatches: [] });
+    const auditor = new LedgerAuditor();
+    for (const e of await storedEvents('rewards')) auditor.apply({ position: e.position, event: e as unknown as RewardsFamilyEvent });
+    const replay = auditor.result();
+    expect(replay.violations).toEqual([]);
+    expect(sumOf(replay.balances)).toBe(0n);
+    expect(replay.events).toBe(paid.length);
+
+    for (const [service, family] of [['scheduler', 'jobs'], ['nodes', 'nodes'], ['rewards', 'rewards']] as const) {
       const store = await openSqlEventStore({ type: 'postgres', url: dbUrl(databases[service]) });
       try {
         const stored: string[] = [];
@@ -265,6 +330,8 @@ describe('scale out (e2e): a 1,000-shard job survives a NATS server, a replica o
         await store.close();
       }
     }
-    process.stdout.write(`scale-out e2e: ${JSON.stringify({ shards: SHARDS, restarts, ...Object.fromEntries(Object.entries(marks).map(([k, v]) => [k, Math.round(v)])) })}\n`);
+    // Replicas that exited on their own (not killed here): the platform carries on without them, but each is a bug to look at.
+    const crashed = [...replicas].filter(([, p]) => p.child.exitCode !== null && p.child.signalCode === null).map(([name, p]) => `${name}: ${p.output().replace(ANSI, '').slice(-600)}`);
+    process.stdout.write(`scale-out e2e: ${JSON.stringify({ shards: SHARDS, restarts, crashed, ...Object.fromEntries(Object.entries(marks).map(([k, v]) => [k, Math.round(v)])) })}\n`);
   }, 900_000);
 });

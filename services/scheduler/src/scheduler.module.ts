@@ -9,6 +9,7 @@ import { DatasetCache } from './application/datasets';
 import { Dispatcher } from './application/dispatcher';
 import { Integrator } from './application/integration';
 import { JobRepository } from './application/job.repository';
+import { RunningJobs } from './application/running-jobs';
 import { CreateSchedulerNodes1764400000000, NodeDirectory, NodeRecordEntity } from './application/node-directory';
 import { ResultHandler } from './application/results';
 import { JobEventsMessageController } from './adapters/job-events.message.controller';
@@ -33,6 +34,7 @@ const providers: Provider[] = [
     inject: [BUS, 'WEAI_CONFIG'],
   },
   { provide: JobRepository, useFactory: (store: EventStore) => new JobRepository(store), inject: [EVENT_STORE] },
+  { provide: RunningJobs, useFactory: (store: EventStore) => new RunningJobs(store), inject: [EVENT_STORE] },
   { provide: DatasetCache, useFactory: (objects: ContentStore) => new DatasetCache(objects), inject: [CONTENT_STORE] },
   { provide: NodeDirectory, useFactory: (ds: DataSource) => new NodeDirectory(ds), inject: [READ_MODEL] },
   {

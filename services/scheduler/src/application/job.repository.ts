@@ -47,11 +47,6 @@ export class JobRepository {
     return cached && cached.revision >= atLeastRevision ? cached.state : undefined;
   }
 
-  /** Jobs held in memory, for timers such as the deadline check. */
-  cached(): IterableIterator<[string, { state: JobState }]> {
-    return this.cache.entries();
-  }
-
   /** Decides and appends one command, one at a time per job, re-deciding on a concurrent write. */
   execute(jobId: string, command: JobCommand): Promise<Outcome> {
     return this.executeWith(jobId, async () => command);

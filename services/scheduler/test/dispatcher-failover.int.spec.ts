@@ -1,0 +1,54 @@
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { type EventStore, openSqlEventStore } from '@weai/eventstore';
+import type { ContentStore } from '@weai/messaging';
+import { encodeTensor, float32Tensor, sha256 } from '@weai/tensors';
+import { DatasetCache } from '../src/application/datasets';
+import { Dispatcher } from '../src/application/dispatcher';
+import { JobRepository } from '../src/application/job.repository';
+import { commandMetadata } from '../src/application/metadata';
+
+/**
+ * During a NATS server's loss every publish of a window times out. The first failure is passed on
+ * (the event is redelivered), and the others must not become unhandled rejections: Node ends a
+ * process on one, and bench:scale saw a scheduler replica die that way while a server was down.
+ */
+describe('Dispatcher: a window of publishes failing at once', () => {
+  let store: EventStore;
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+
+  beforeAll(() => process.on('unhandledRejection', onUnhandled));
+  afterAll(() => process.off('unhandledRejection', onUnhandled));
+  beforeEach(async () => {
+    store = await openSqlEventStore({ type: 'sqlite', path: ':memory:' });
+  });
+  afterEach(() => store.close());
+
+  it('passes the first failure on and leaves no rejection unhandled', async () => {
+    const shards = 400;
+    const jobs = new JobRepository(store);
+    const dataset = float32Tensor([shards, 4], new Float32Array(shards * 4));
+    const inputHash = sha256(encodeTensor(dataset));
+    const datasets = new DatasetCache({} as ContentStore);
+    datasets.remember(inputHash, dataset);
+    const spec = {
+      modelHash: 'a'.repeat(64),
+      inputHash,
+      shardSize: 1,
+      capability: 'cpu.generic',
+      deadline: new Date(Date.now() + 3_600_000).toISOString(),
+      redundancy: { replicas: 1, spotCheckRate: 0, tolerance: 0 },
+      itemCount: shards,
+    };
+    await jobs.execute('job-failover', { type: 'SubmitJob', data: { jobId: 'job-failover', partnerId: 'partner-1', spec }, metadata: commandMetadata(new Date(), 'submit-job-failover') });
+    // The JetStream client as it behaves while its server is gone: every publish times out (each a little later than the one before).
+    let published = 0;
+    const js = { publish: () => new Promise((_, reject) => setTimeout(() => reject(Object.assign(new Error('timeout'), { name: 'TimeoutError' })), 5 + (published++ % 7))) } as unknown as JetStreamClient;
+    const dispatcher = new Dispatcher(js, jobs, datasets, { sealing: false, sealInline: (bytes: Uint8Array) => Promise.resolve(bytes) } as unknown as ContentStore, shards);
+
+    await expect(dispatcher.dispatchJob('job-failover')).rejects.toThrow('timeout');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(published).toBeGreaterThan(128); // more in flight than the part of the window awaited
+    expect(unhandled).toEqual([]);
+  });
+});
