@@ -5,25 +5,38 @@ import { INLINE_LIMIT_BYTES, RESULT_HEADERS, SHARDS_STREAM, WORK_HEADERS, jobKey
 import type { DataKeyClient, LeaseKeys } from '@weai/messaging/src/data-keys';
 import { type ContentStore, ObjectIntegrityError } from '@weai/messaging/src/objects';
 import { type DataKey, type KeyResolver, SealError, isSealed, openPayload, sealPayload, sealedKeyId } from '@weai/messaging/src/sealed';
+import { PULL_EXPIRES_MS } from '@weai/messaging/src/consumer';
+import { SpanKind, extractTrace, inSpan, injectTrace, markActiveSpanFailed } from '@weai/messaging/src/tracing';
 import { type Tensor, encodeTensor, sha256 } from '@weai/tensors';
 import { ShardError, type ShardExecutor } from './executor';
+import { shardMetrics } from './metrics';
 
 /** Deliveries of one work item (lease expiries on dead nodes) before it is reported as failing. */
 export const MAX_LEASES = 20;
 /** The default lease on a work item; extended with in-progress acks every third of it while the shard runs. */
 export const LEASE_MS = 15_000;
+/** A node with free slots that got no work item for this long, while the queue holds some, subscribes again. */
+const STALL_AFTER_MS = 30_000;
+const STALL_CHECK_MS = 10_000;
 
 /**
  * The shards a node has finished or is running, shared by all its workers (lanes): replicas of
- * one shard must come from different nodes, so a node never runs a second replica of a shard.
+ * one shard must come from different nodes. A node never runs a shard twice at once; it runs a
+ * shard it finished before only when the work item says it may (see `begin`).
  */
 export class ShardLedger {
   private readonly done = new Set<string>();
   private readonly active = new Set<string>();
 
-  /** Whether this node may start the shard now; if so it is marked as running. */
-  begin(key: string): boolean {
-    if (this.done.has(key) || this.active.has(key)) return false;
+  /**
+   * Whether this node may start the shard now; if so it is marked as running. `mayRepeat` is
+   * the scheduler's word, from the item's `Weai-Exclude-Nodes`: true when it holds no result of
+   * this node for the shard (the node ran it before, but its lease had expired and another node's
+   * result counted), so this node is as good a verifier as any. Without it (a first replica) a
+   * node that finished the shard leaves it to others.
+   */
+  begin(key: string, mayRepeat = false): boolean {
+    if (this.active.has(key) || (this.done.has(key) && !mayRepeat)) return false;
     this.active.add(key);
     return true;
   }
@@ -93,6 +106,8 @@ interface Work {
   inputName?: string;
   outputName?: string;
   sealed: boolean;
+  /** Nodes that must not run this replica (`Weai-Exclude-Nodes`); undefined on a first replica. */
+  excludeNodes?: string[];
 }
 
 function parseWork(msg: JsMsg): Work | undefined {
@@ -109,6 +124,7 @@ function parseWork(msg: JsMsg): Work | undefined {
     inputName: h?.get(WORK_HEADERS.inputName) || undefined,
     outputName: h?.get(WORK_HEADERS.outputName) || undefined,
     sealed: h?.get(WORK_HEADERS.sealed) === 'true',
+    excludeNodes: h?.get(WORK_HEADERS.excludeNodes) ? h.get(WORK_HEADERS.excludeNodes).split(',') : undefined,
   };
   const ok = /^[A-Za-z0-9_-]{1,128}$/.test(w.jobId) && [w.shard, w.replica, w.attempt].every((n) => Number.isSafeInteger(n) && n >= 0) && /^[0-9a-f]{64}$/.test(w.model) && /^[0-9a-f]{64}$/.test(w.input);
   return ok ? w : undefined;
@@ -138,6 +154,9 @@ export class ShardWorker {
   private stopping = false;
   private consuming = false;
   private switching: Promise<void> = Promise.resolve();
+  /** When a work item last arrived, or the subscriptions were last opened (performance.now()). */
+  private lastDelivery = 0;
+  private watchdog: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: WorkerOptions) {
     this.free = options.slots;
@@ -155,6 +174,27 @@ export class ShardWorker {
     this.started = true;
     this.sync();
     await this.switching;
+    this.watchdog ??= setInterval(() => void this.checkStalled(), STALL_CHECK_MS).unref();
+  }
+
+  /**
+   * The watchdog of the queue subscriptions. A subscription that ended (the client library gives
+   * up on some errors during a NATS fail-over) is reopened by its pump; one that went silent is
+   * found here: free slots, no work item for STALL_AFTER_MS, and yet the queue holds work that
+   * nobody has taken. Then the subscriptions are closed and opened again.
+   */
+  private async checkStalled(): Promise<void> {
+    if (!this.consuming || this.free === 0 || performance.now() - this.lastDelivery < STALL_AFTER_MS) return;
+    let waiting = 0;
+    for (const consumer of this.consumers) {
+      const info = await consumer.info().catch(() => undefined);
+      waiting += info?.num_pending ?? 0;
+    }
+    if (waiting === 0 || !this.consuming) return;
+    this.options.onEvent?.({ kind: 'warning', message: `no work item for ${Math.round(STALL_AFTER_MS / 1000)} s while ${waiting} wait in the queue: subscribing again` });
+    this.lastDelivery = performance.now();
+    this.switching = this.switching.then(() => this.closeSubscriptions());
+    this.sync();
   }
 
   /** Shards in progress. */
@@ -184,6 +224,7 @@ export class ShardWorker {
       msg.nak();
       this.running.delete(msg);
       abort.abort(reason);
+      shardMetrics.released();
       this.options.onEvent?.({ kind: 'released', jobId: work.jobId, shard: work.shard, replica: work.replica, reason });
       n++;
     }
@@ -206,6 +247,7 @@ export class ShardWorker {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    clearInterval(this.watchdog);
     this.release('agent stopping');
     await this.switching;
   }
@@ -226,8 +268,9 @@ export class ShardWorker {
     if (want && !this.consuming) {
       this.consuming = true;
       try {
+        this.lastDelivery = performance.now();
         for (const consumer of this.consumers) {
-          const messages = await consumer.consume({ max_messages: this.options.slots });
+          const messages = await consumer.consume({ max_messages: this.options.slots, expires: PULL_EXPIRES_MS });
           this.subscriptions.push(messages);
           this.pumps.push(this.pump(messages));
         }
@@ -248,7 +291,26 @@ export class ShardWorker {
   }
 
   private async pump(messages: ConsumerMessages): Promise<void> {
+    try {
+      await this.take(messages);
+    } catch (error) {
+      this.options.onEvent?.({ kind: 'warning', message: `the work queue subscription failed: ${(error as Error).message}` });
+    }
+    // Ended while still wanted (not closed by closeSubscriptions, which empties the list first):
+    // open the subscriptions again, after a pause so that a failing server is not hammered.
+    if (this.consuming && this.subscriptions.includes(messages)) {
+      this.options.onEvent?.({ kind: 'warning', message: 'the work queue subscription ended: subscribing again' });
+      setTimeout(() => {
+        if (!this.consuming || !this.subscriptions.includes(messages)) return;
+        this.switching = this.switching.then(() => this.closeSubscriptions());
+        this.sync();
+      }, 1000).unref();
+    }
+  }
+
+  private async take(messages: ConsumerMessages): Promise<void> {
     for await (const msg of messages) {
+      this.lastDelivery = performance.now();
       while (this.free === 0 && !this.paused) {
         msg.working();
         await new Promise<void>((r) => this.waiters.push(r));
@@ -286,9 +348,11 @@ export class ShardWorker {
       msg.nak(); // held meanwhile
       return;
     }
-    if (!this.ledger.begin(key)) {
-      // Another replica of a shard this node runs or ran: it must come from another node. Every
-      // refusal is a delivery too, so wait longer each time, lest MAX_LEASES be spent on refusals.
+    const excluded = work.excludeNodes?.includes(this.options.nodeId);
+    if (excluded || !this.ledger.begin(key, work.excludeNodes !== undefined)) {
+      // A replica this node must leave to another node (the scheduler holds its result for the
+      // shard), or a shard it is running or ran. Every refusal is a delivery too, so wait longer
+      // each time, lest MAX_LEASES be spent on refusals.
       msg.nak(Math.min(5000, 250 * msg.info.deliveryCount));
       return;
     }
@@ -300,6 +364,24 @@ export class ShardWorker {
       );
       return;
     }
+    // A work item the scheduler traced (the first shards of a job) runs in a CONSUMER span, child
+    // of the scheduler's; its result carries this span on. Other items, and refusals, get no span.
+    const parent = extractTrace(msg.headers);
+    if (!parent) return this.execute(msg, work, key);
+    const attributes = {
+      'messaging.system': 'nats',
+      'messaging.destination.name': msg.subject,
+      'weai.job.id': work.jobId,
+      'weai.shard.index': work.shard,
+      'weai.shard.replica': work.replica,
+      'weai.node.id': this.options.nodeId,
+      'weai.delivery': msg.info.deliveryCount,
+    };
+    return inSpan('shard execute', { kind: SpanKind.CONSUMER, parent, attributes }, () => this.execute(msg, work, key));
+  }
+
+  /** Runs a leased shard and reports its result; the lease is acknowledged last. */
+  private async execute(msg: JsMsg, work: Work, key: string): Promise<void> {
     let completed = false;
     const abort = new AbortController();
     this.running.set(msg, { work, abort, startedAt: Date.now() });
@@ -320,14 +402,25 @@ export class ShardWorker {
       await this.report(work, { output, computeMs, seal: await this.outputKey(work, lease, keys) });
       completed = true;
       msg.ack();
+      shardMetrics.completed(computeMs / 1000);
       this.options.onEvent?.({ kind: 'completed', jobId: work.jobId, shard: work.shard, replica: work.replica, computeMs });
     } catch (error) {
       if (!this.running.has(msg)) return;
       const reason = (error as Error).message ?? String(error);
+      if (!(error instanceof ShardError)) {
+        // Not the shard's fault: the bus or the object store failed (a NATS server going away, say).
+        // Reporting it would spend one of the shard's few attempts on the network; the lease goes
+        // back instead, and this or another node takes it again (deliveries are bounded by MAX_LEASES).
+        msg.nak(Math.min(5000, 500 * msg.info.deliveryCount));
+        this.options.onEvent?.({ kind: 'released', jobId: work.jobId, shard: work.shard, replica: work.replica, reason: `could not run it: ${reason}` });
+        return;
+      }
       await this.report(work, undefined, reason, error instanceof ShardError ? error.retryable : true).then(
         () => msg.ack(),
         () => msg.nak(1000),
       );
+      shardMetrics.failed();
+      markActiveSpanFailed(reason);
       this.options.onEvent?.({ kind: 'failed', jobId: work.jobId, shard: work.shard, replica: work.replica, reason });
     } finally {
       clearInterval(keepAlive);
@@ -383,6 +476,8 @@ export class ShardWorker {
       h.set(RESULT_HEADERS.error, (error ?? 'failed').replace(/[\r\n]+/g, ' ').slice(0, 900));
       h.set(RESULT_HEADERS.retryable, String(retryable ?? true));
     }
+    // Inside the shard's span (a traced item): the scheduler handles the result as its child.
+    injectTrace(h);
     await this.options.js.publish(resultSubject(work.jobId, work.shard, work.replica), body, {
       headers: h,
       msgID: `${work.jobId}.${work.shard}.${work.replica}.${work.attempt}.${this.options.nodeId}`,

@@ -70,6 +70,13 @@ export const WORK_HEADERS = {
    * security service for the item's keys and seals its output under the job key.
    */
   sealed: 'Weai-Sealed',
+  /**
+   * Node ids, comma-separated, whose results for this shard the scheduler already holds: they must
+   * not run this replica (a node cannot confirm its own result). Any other node may, including one
+   * that ran the shard before without its result being recorded (its lease had expired). Absent on
+   * a shard's first replica.
+   */
+  excludeNodes: 'Weai-Exclude-Nodes',
 } as const;
 
 /** Headers of a result. */

@@ -10,6 +10,21 @@ import { type DataKey, type KeyResolver, isSealed, openPayload, sealPayload, sea
 // processes keep the default (the services and agents they start run with the native one).
 if (!process.env['JEST_WORKER_ID']) setSha256Backend('native');
 
+/**
+ * A read of an object that receives no chunk for this long is abandoned and started again. The
+ * object store reads through a push consumer whose idle heartbeat is 30 s: when the server serving
+ * it dies mid-read, the read waited a minute or more (or, on nats-server 2.9 with a replica
+ * catching up, for good), and with it the scheduler's dispatch or an agent's shard.
+ */
+export const OBJECT_READ_IDLE_MS = 10_000;
+/** Reads of one object, each abandoned after OBJECT_READ_IDLE_MS without a chunk, before giving up. */
+export const OBJECT_READ_ATTEMPTS = 4;
+
+/** An object whose bytes could not be read (the store stalled on every attempt). */
+export class ObjectReadError extends Error {
+  override readonly name = 'ObjectReadError';
+}
+
 /** An object whose bytes do not hash to its name: corrupt or forged; never used. */
 export class ObjectIntegrityError extends Error {
   override readonly name = 'ObjectIntegrityError';
@@ -24,7 +39,13 @@ export class ContentStore {
     private readonly bucket: ObjectStore,
     /** Set on a sealing view (`withKeys`): puts are sealed under each object's own key, gets opened. */
     private readonly keys?: KeyResolver,
+    private readonly idleMs = OBJECT_READ_IDLE_MS,
   ) {}
+
+  /** A store on a bucket already opened; `idleMs` as OBJECT_READ_IDLE_MS (tests shorten it). */
+  static on(bucket: ObjectStore, idleMs = OBJECT_READ_IDLE_MS): ContentStore {
+    return new ContentStore(bucket, undefined, idleMs);
+  }
 
   /**
    * A view of the same bucket for a service that holds data keys: `put` seals under the object's
@@ -32,7 +53,7 @@ export class ContentStore {
    * and `sealInline`/`openInline` do the same for payloads carried in messages.
    */
   withKeys(keys: KeyResolver): ContentStore {
-    return new ContentStore(this.bucket, keys);
+    return new ContentStore(this.bucket, keys, this.idleMs);
   }
 
   /** Whether this view seals what it writes. */
@@ -85,7 +106,7 @@ export class ContentStore {
   /** The bytes of an object (opened on a sealing view), verified against its name; undefined when it does not exist. */
   async get(hash: string): Promise<Uint8Array | undefined> {
     if (this.keys) return this.getOpened(hash, this.keys);
-    const bytes = await this.bucket.getBlob(hash);
+    const bytes = await this.readBlob(hash);
     if (!bytes) return undefined;
     const actual = sha256(bytes);
     if (actual !== hash) {
@@ -115,7 +136,7 @@ export class ContentStore {
    * name. Undefined when it does not exist. Throws SealError or ObjectIntegrityError.
    */
   async getOpened(hash: string, keys: KeyResolver): Promise<Uint8Array | undefined> {
-    const bytes = await this.bucket.getBlob(hash);
+    const bytes = await this.readBlob(hash);
     if (!bytes) return undefined;
     if (sha256(bytes) === hash) return bytes; // stored unsealed (before sealing was switched on)
     if (!isSealed(bytes)) throw new ObjectIntegrityError(`object ${hash} holds bytes that neither hash to its name nor are sealed`);
@@ -125,8 +146,59 @@ export class ContentStore {
     return plaintext;
   }
 
+  /**
+   * An object's bytes as stored, or null when it does not exist. A read that stalls (no chunk for
+   * `idleMs`) is cancelled and started again, up to OBJECT_READ_ATTEMPTS times; the object store
+   * checks the digest of what it delivers, and the callers check the hash.
+   */
+  private async readBlob(hash: string): Promise<Uint8Array | null> {
+    for (let attempt = 1; ; attempt++) {
+      const result = await this.bucket.get(hash);
+      if (!result) return null;
+      result.error.catch(() => undefined); // a read abandoned below may still fail later: not unhandled
+      const reader = result.data.getReader();
+      const chunks: Uint8Array[] = [];
+      let size = 0;
+      let stalled = false;
+      let timer: NodeJS.Timeout | undefined;
+      const arm = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          stalled = true;
+          void reader.cancel().catch(() => undefined);
+        }, this.idleMs);
+      };
+      try {
+        arm();
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          chunks.push(value);
+          size += value.byteLength;
+          arm();
+        }
+      } catch (error) {
+        if (!stalled) throw error;
+      } finally {
+        clearTimeout(timer);
+      }
+      if (!stalled) {
+        const failure = await result.error;
+        if (failure) throw failure;
+        const bytes = new Uint8Array(size);
+        let at = 0;
+        for (const c of chunks) {
+          bytes.set(c, at);
+          at += c.byteLength;
+        }
+        return bytes;
+      }
+      if (attempt >= OBJECT_READ_ATTEMPTS) throw new ObjectReadError(`object ${hash}: no data for ${this.idleMs} ms, ${attempt} times (is a NATS server down?)`);
+    }
+  }
+
   /** The stored bytes as they are (ciphertext for a sealed object), unverified: for audits and tests. */
   async getRaw(hash: string): Promise<Uint8Array | undefined> {
-    return (await this.bucket.getBlob(hash)) ?? undefined;
+    return (await this.readBlob(hash)) ?? undefined;
   }
 }

@@ -3,6 +3,7 @@ import { DeliverPolicy } from '@nats-io/jetstream';
 import type { DataSource, EntityManager, MigrationInterface, QueryRunner } from 'typeorm';
 import { type ReceivedEvent, MalformedMessageError, decodeEvent } from './codec';
 import { park } from './parking';
+import { PULL_EXPIRES_MS } from './consumer';
 
 /** A read model fed by events: `apply` writes through the transaction's EntityManager only. */
 export interface Projection {
@@ -102,7 +103,7 @@ export class ProjectionRunner {
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: checkpoint.streamSequence + 1,
     });
-    const messages = await consumer.consume({ max_messages: batchSize });
+    const messages = await consumer.consume({ max_messages: batchSize, expires: PULL_EXPIRES_MS });
     const queue: JsMsg[] = [];
     let wake: (() => void) | undefined;
     let ended = false;

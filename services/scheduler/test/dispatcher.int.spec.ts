@@ -93,6 +93,18 @@ describe('Dispatcher: a large job goes out a window at a time', () => {
     expect(await restarted.topUp(jobId)).toBe(0);
   });
 
+  it('names the nodes whose results it holds on a verification replica, so that only they leave it to others', async () => {
+    const dispatcher = new Dispatcher(bus.js, jobs, datasets, objects, 1);
+    await dispatcher.dispatchJob(jobId);
+    await results([0], false); // node-1's result: replica 1 must come from another node
+    await dispatcher.publish([{ jobId, shardIndex: 0, replica: 1, attempt: 1 }]);
+    const { state } = await bus.jsm.streams.info(SHARDS_STREAM);
+    const first = await bus.jsm.streams.getMessage(SHARDS_STREAM, { seq: state.first_seq });
+    const verification = await bus.jsm.streams.getMessage(SHARDS_STREAM, { seq: state.last_seq });
+    expect(first!.header.get(WORK_HEADERS.excludeNodes)).toBe('');
+    expect([verification!.header.get(WORK_HEADERS.replica), verification!.header.get(WORK_HEADERS.excludeNodes)]).toEqual(['1', 'node-1']);
+  });
+
   it('publishes a job no larger than the window at once', async () => {
     const dispatcher = new Dispatcher(bus.js, jobs, datasets, objects, shards);
     expect(await dispatcher.dispatchJob(jobId)).toBe(shards);

@@ -121,12 +121,24 @@ describe('job decider', () => {
       spec_.given(started(3)).when(cmd({ type: 'RecordResult', data: a })).then([completedOut(a)]);
     });
 
-    it('does not let one owner confirm their own result, and ignores a node reporting twice', () => {
+    it('does not let one owner confirm their own result, and ignores a replica reported twice', () => {
       const given = [...started(), completedEvt(result({})), ev('ShardDispatched', { ...shard0, replica: 1, attempt: 1 })];
       spec_.given(given).when(cmd({ type: 'RecordResult', data: result({ replica: 1, nodeId: 'n2', ownerId: 'o1' }) })).then([
         out('ShardDispatched', { ...shard0, replica: 2, attempt: 1 }),
       ]);
-      spec_.given(given).when(cmd({ type: 'RecordResult', data: result({ replica: 1 }) })).then([]);
+      // The first replica again, from another node whose lease had expired: the first result counts.
+      spec_.given(given).when(cmd({ type: 'RecordResult', data: result({ nodeId: 'n3', ownerId: 'o3' }) })).then([]);
+    });
+
+    it('asks for another replica when a node reports a second replica of a shard (ignoring it would leave that replica without a result for good)', () => {
+      const given = [...started(), completedEvt(result({})), ev('ShardDispatched', { ...shard0, replica: 1, attempt: 1 })];
+      spec_.given(given).when(cmd({ type: 'RecordResult', data: result({ replica: 1 }) })).then([out('ShardDispatched', { ...shard0, replica: 2, attempt: 1 })]);
+      // Within the replica limit: a third time, the shard and the job fail with the reason.
+      const third = [...given, ev('ShardDispatched', { ...shard0, replica: 2, attempt: 1 })];
+      spec_.given(third).when(cmd({ type: 'RecordResult', data: result({ replica: 2, ownerId: 'o9' }) })).then([
+        out('ShardFailed', { ...shard0, replica: 2, reason: 'no nodes of different owners took its replicas', retryable: false }),
+        out('JobFailed', { ...ids, reason: 'shard 0 failed: no nodes of different owners took its replicas' }),
+      ]);
     });
 
     it('does not use a quarantined node\'s result: the replica runs again elsewhere', () => {

@@ -5,6 +5,7 @@ import type { EventOfType } from '@weai/contracts';
 import { JetStreamContext, OnJetStreamEvents } from '@weai/messaging';
 import { Dispatcher } from '../application/dispatcher';
 import { Integrator } from '../application/integration';
+import { jobsFinished } from './metrics';
 import { JOB_STATUS_KV } from './tokens';
 
 /** The scheduler's process managers, driven by its own events as JetStream delivers them. */
@@ -22,8 +23,8 @@ export class JobEventsMessageController {
   }
 
   @OnJetStreamEvents({ durable: 'scheduler-dispatch-replica', types: ['ShardDispatched'], concurrency: 8 })
-  async dispatched(@Payload() e: EventOfType<'ShardDispatched'>) {
-    await this.dispatcher.publish([{ jobId: e.data.jobId, shardIndex: e.data.shardIndex, replica: e.data.replica, attempt: e.data.attempt }]);
+  async dispatched(@Payload() e: EventOfType<'ShardDispatched'>, @Ctx() ctx: JetStreamContext) {
+    await this.dispatcher.publish([{ jobId: e.data.jobId, shardIndex: e.data.shardIndex, replica: e.data.replica, attempt: e.data.attempt }], undefined, ctx.received.envelope.revision);
   }
 
   /** The next part of a large job, as its first replicas come back (see Dispatcher.topUp). */
@@ -46,5 +47,7 @@ export class JobEventsMessageController {
   async finished(@Payload() e: EventOfType<'JobCompleted'> | EventOfType<'JobFailed'> | EventOfType<'JobCancelled'>) {
     const status = e.type === 'JobCompleted' ? 'completed' : e.type === 'JobFailed' ? 'failed' : 'cancelled';
     await this.status.put(e.data.jobId, status);
+    // Counted after the put: no job is missed; a redelivery after a lost ack may count one twice.
+    jobsFinished.inc({ status });
   }
 }

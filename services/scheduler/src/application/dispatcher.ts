@@ -1,7 +1,7 @@
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { INLINE_LIMIT_BYTES, WORK_HEADERS, shardSubject } from '@weai/contracts';
-import type { ContentStore } from '@weai/messaging';
+import { type ContentStore, injectTrace } from '@weai/messaging';
 import { encodeTensor, sha256, sliceItems } from '@weai/tensors';
 import type { JobRepository } from './job.repository';
 import type { DatasetCache } from './datasets';
@@ -17,6 +17,13 @@ export interface WorkItem {
 
 /** First replicas of one job kept waiting in the work queue at once; see `Dispatcher.topUp`. */
 export const DISPATCH_WINDOW = 512;
+
+/**
+ * Shards per job whose work items carry the trace context (the first ones by index). The agent's
+ * span, the result's and those of the events that follow exist for these shards only, so a job's
+ * trace stays a few hundred spans whatever its size; the other shards go untraced.
+ */
+export const TRACED_SHARDS_PER_JOB = 16;
 
 /** A shard whose first replicas have not come back yet. */
 const waiting = (s: ShardState) => s.phase === 'pending' && s.results.length === 0;
@@ -93,20 +100,31 @@ export class Dispatcher {
     return items.length;
   }
 
-  /** Publishes work items of one job, pipelined. */
-  async publish(items: readonly WorkItem[], known?: JobState): Promise<void> {
+  /**
+   * Publishes work items of one job, pipelined. `revision` is that of the event asking for them
+   * (a ShardDispatched): memory older than it may lack the results the item must name in
+   * `Weai-Exclude-Nodes`, so the job is read again.
+   */
+  async publish(items: readonly WorkItem[], known?: JobState, revision?: number): Promise<void> {
     const first = items[0];
     if (!first) return;
-    const held = known ?? this.jobs.peek(first.jobId);
+    const held = known ?? this.jobs.peek(first.jobId, revision);
     // Memory serves unless it says the shard is done, which only the store can confirm.
     const state = held?.status === 'running' && held.shards[first.shardIndex]?.phase === 'pending' ? held : await this.jobs.load(first.jobId);
     if (state.status !== 'running') return;
     const window: Array<Promise<unknown>> = [];
-    for (const item of items) {
-      window.push(this.publishOne(item, state));
-      if (window.length >= 256) await Promise.all(window.splice(0, 128));
+    try {
+      for (const item of items) {
+        window.push(this.publishOne(item, state));
+        if (window.length >= 256) await Promise.all(window.splice(0, 128));
+      }
+      await Promise.all(window);
+    } catch (error) {
+      // Publishes still in the window fail too during a NATS fail-over: a rejection nobody awaits
+      // would end the process (an unhandled rejection), so let them settle before passing the first on.
+      await Promise.allSettled(window);
+      throw error;
     }
-    await Promise.all(window);
   }
 
   private async publishOne(item: WorkItem, state: Extract<JobState, { jobId: string }>): Promise<void> {
@@ -127,6 +145,8 @@ export class Dispatcher {
     if (state.spec.inputName) h.set(WORK_HEADERS.inputName, state.spec.inputName);
     if (state.spec.outputName) h.set(WORK_HEADERS.outputName, state.spec.outputName);
     if (this.objects.sealing) h.set(WORK_HEADERS.sealed, 'true');
+    if (shard.results.length > 0) h.set(WORK_HEADERS.excludeNodes, [...new Set(shard.results.map((r) => r.nodeId))].join(','));
+    if (item.shardIndex < TRACED_SHARDS_PER_JOB) injectTrace(h);
     let body: Uint8Array;
     if (input.byteLength > INLINE_LIMIT_BYTES) {
       await this.objects.put(input);

@@ -59,11 +59,13 @@ function decideResult(s: Running, r: ResultReport): Decided[] {
   const shard: ShardState | undefined = s.shards[r.shardIndex];
   if (!shard) throw new DomainError(`job ${s.jobId} has no shard ${r.shardIndex}`, 'job.no-such-shard');
   if (shard.phase !== 'pending') return [];
-  if (shard.results.some((x) => x.nodeId === r.nodeId || x.replica === r.replica)) return [];
+  // A replica reported twice (a lease that expired on a slow node, then ran elsewhere): the first counts.
+  if (shard.results.some((x) => x.replica === r.replica)) return [];
   const k = s.spec.redundancy.replicas;
   if (r.nodeQuarantined) return [{ type: 'ShardDispatched', data: { ...ref(s, r.shardIndex), replica: r.replica, attempt: (shard.attempts[r.replica] ?? 1) + 1 } }];
-  if (shard.results.some((x) => x.ownerId === r.ownerId)) {
-    // The same owner cannot confirm their own result: ask for another replica instead.
+  if (shard.results.some((x) => x.ownerId === r.ownerId || x.nodeId === r.nodeId)) {
+    // The same node or owner cannot confirm their own result: ask for another replica instead.
+    // (Ignoring it would leave this replica without a result for good: its work item is done.)
     if (shard.replicas >= maxReplicas(k)) return failShard(s, r.shardIndex, 'no nodes of different owners took its replicas', { replica: r.replica });
     return [{ type: 'ShardDispatched', data: { ...ref(s, r.shardIndex), replica: shard.replicas, attempt: 1 } }];
   }
