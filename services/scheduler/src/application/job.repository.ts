@@ -29,7 +29,17 @@ export class JobRepository {
   private readonly pending = new Map<string, Queued[]>();
   private readonly draining = new Set<string>();
 
-  constructor(private readonly store: EventStore) {}
+  /** Ended jobs held in memory, oldest first: at most `keepFinished`, so a long-running replica does not grow forever. */
+  private readonly finished = new Set<string>();
+
+  /**
+   * `keepFinished`: ended jobs kept in memory (late results and ShardValidated redeliveries of a
+   * recently ended job are answered from memory); an older one is read again if anything asks.
+   */
+  constructor(
+    private readonly store: EventStore,
+    private readonly keepFinished = 1000,
+  ) {}
 
   /** Current state of a job (refreshed from the store). */
   async load(jobId: string): Promise<JobState> {
@@ -141,7 +151,21 @@ export class JobRepository {
    */
   private apply(cached: Cached, event: JobEvent, revision: number): void {
     if (revision <= cached.revision) return;
+    const wasRunning = cached.state.status === 'running';
     cached.state = evolveJob(cached.state, event);
     cached.revision = revision;
+    if (wasRunning && cached.state.status !== 'running' && cached.state.status !== 'none') this.forgetLater(cached.state.jobId);
+  }
+
+  /** Keeps an ended job in memory among the last `keepFinished` ended ones, forgetting the oldest. */
+  private forgetLater(jobId: string): void {
+    this.finished.delete(jobId);
+    this.finished.add(jobId);
+    while (this.finished.size > this.keepFinished) {
+      const oldest = this.finished.values().next().value!;
+      this.finished.delete(oldest);
+      // Not while commands for it are queued or running: they hold the cached entry.
+      if (!this.pending.has(oldest) && !this.draining.has(oldest)) this.cache.delete(oldest);
+    }
   }
 }
