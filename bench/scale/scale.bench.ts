@@ -155,6 +155,7 @@ async function submit(p: Partner, shards: number): Promise<string> {
 /** Runs one job to its end; shards per second from submit accepted to JobCompleted in the stream. */
 async function timedJob(net: ScaleNetwork, p: Partner, shards: number): Promise<number> {
   const completed = await net.countOf(p.client.partnerId, 'JobCompleted');
+  const before = await net.countOf(p.client.partnerId, 'ShardValidated');
   await submit(p, shards);
   const t0 = performance.now();
   let last = 0;
@@ -171,7 +172,7 @@ async function timedJob(net: ScaleNetwork, p: Partner, shards: number): Promise<
       else if (done <= completed && performance.now() - changedAt > 90_000) throw new Fatal(`no shard of ${p.client.partnerId} validated for 90 s (${now} so far)`);
       if (performance.now() - last > 5000) {
         last = performance.now();
-        log(`  ${fmt(now)} shards validated`);
+        log(`  ${fmt(now - before)} of ${fmt(shards)} shards validated`);
       }
       return done;
     },
