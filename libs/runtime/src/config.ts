@@ -46,6 +46,11 @@ export function serviceConfigFromEnv(env: NodeJS.ProcessEnv, name: string, famil
  * never the content, when it cannot be read or when group or others may read it (on POSIX).
  */
 export function readSecretFile(path: string, variable: string): string {
+  return readSecretBytes(path, variable).toString('utf8');
+}
+
+/** `readSecretFile` for binary secrets (a raw key): the same checks, the bytes as stored. */
+export function readSecretBytes(path: string, variable: string): Buffer {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -55,7 +60,7 @@ export function readSecretFile(path: string, variable: string): string {
   try {
     const mode = fstatSync(fd).mode & 0o777;
     if (process.platform !== 'win32' && (mode & 0o077) !== 0) throw new ConfigError(`${variable}: ${path} is readable by group or others (mode ${mode.toString(8)}); chmod 600 it`);
-    return readFileSync(fd, 'utf8');
+    return readFileSync(fd);
   } finally {
     closeSync(fd);
   }

@@ -1,7 +1,7 @@
 import { hkdfSync, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ConfigError } from '@weai/runtime';
+import { ConfigError, readSecretBytes } from '@weai/runtime';
 
 const KEK_BYTES = 32;
 
@@ -29,23 +29,11 @@ export class KeyRing {
    * owner only (0600 or 0400); anything else is refused, naming the variable.
    */
   static fromFile(path: string, variable = 'SECURITY_KEK_FILE'): KeyRing {
-    let fd: number;
-    try {
-      fd = openSync(path, 'r');
-    } catch (error) {
-      throw new ConfigError(`${variable}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
-    try {
-      const mode = fstatSync(fd).mode & 0o777;
-      if (mode & 0o077) throw new ConfigError(`${variable}: ${path} is readable by group or others (mode ${mode.toString(8)}); chmod 600 it`);
-      const bytes = readFileSync(fd);
-      const text = bytes.toString('ascii').trim();
-      if (bytes.byteLength === KEK_BYTES) return new KeyRing(bytes);
-      if (/^[0-9a-f]{64}$/i.test(text)) return new KeyRing(Buffer.from(text, 'hex'));
-      throw new ConfigError(`${variable}: ${path} must hold 32 raw bytes or 64 hex characters`);
-    } finally {
-      closeSync(fd);
-    }
+    const bytes = readSecretBytes(path, variable);
+    const text = bytes.toString('ascii').trim();
+    if (bytes.byteLength === KEK_BYTES) return new KeyRing(bytes);
+    if (/^[0-9a-f]{64}$/i.test(text)) return new KeyRing(Buffer.from(text, 'hex'));
+    throw new ConfigError(`${variable}: ${path} must hold 32 raw bytes or 64 hex characters`);
   }
 
   /**
