@@ -158,7 +158,7 @@ describe('web dashboard in Chromium (e2e): owners, partners and operators', () =
     await partnerPage.waitForFunction(() => document.querySelector('#job-status')?.textContent === 'completed', null, { timeout: 180_000 }).catch(async (error: Error) => {
       // Say where the job stood, on the page and in the scheduler's events, not just that time ran out.
       const seen = net.jobs.events.filter((e) => (e.data as { jobId?: string }).jobId === jobId).map((e) => e.type);
-      throw new Error(`${error.message}\npage: ${(await partnerPage.locator('#job').innerText()).slice(0, 2000)}\nevents: ${seen.join(', ')}`);
+      throw new Error(`${error.message}\npage: ${(await partnerPage.locator('#job').innerText()).slice(0, 2000)}\nevents: ${seen.join(', ')}\n${await net.describe()}`);
     });
     await partnerPage.waitForFunction(() => document.querySelectorAll('#shards tr .state-validated').length === 2, null, { timeout: 10_000 });
     expect(await textOf(partnerPage, '#job-progress')).toBe('2 / 2');

@@ -33,12 +33,11 @@ import { requestJson } from '@weai/messaging';
 import { LedgerAuditor } from '../services/rewards/src/domain/ledger-check';
 import { sumOf } from '../services/rewards/src/domain/ledger';
 import { type PayoutChain, startPayoutChain } from './support/payout-chain';
+import { ANSI, describeStreams } from './support/control-plane';
 import { ofType } from './support/events';
 import { type ManagedProcess, startTs } from './support/processes';
 import { dataset, runLocally } from './support/reference';
 
-/** Colour codes of Nest's logger. */
-const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
 const PG_URL = process.env['POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const SHARDS = Number(process.env['WEAI_SCALE_SHARDS'] ?? 1000);
 const SERVICES = ['nodes', 'scheduler', 'rewards'] as const;
@@ -130,16 +129,7 @@ describe('scale out (e2e): a 1,000-shard job survives a NATS server, a replica o
 
   /** Where a stalled run stands: the store, the streams, the consumers, the leaders. */
   const diagnose = async () => {
-    const lines: string[] = [];
-    for (const name of ['WEAI_JOBS', 'WEAI_RESULTS', 'WEAI_SHARDS', 'WEAI_NODES', 'WEAI_REWARDS']) {
-      try {
-        const info = await bus.jsm.streams.info(name);
-        lines.push(`${name}: ${info.state.messages} msgs, last ${info.state.last_seq}, leader ${info.cluster?.leader}`);
-        for await (const c of bus.jsm.consumers.list(name)) lines.push(`  ${c.name}: pending ${c.num_pending}, ack pending ${c.num_ack_pending}, redelivered ${c.num_redelivered}, leader ${c.cluster?.leader}`);
-      } catch (error) {
-        lines.push(`${name}: ${(error as Error).message}`);
-      }
-    }
+    const lines = await describeStreams(bus);
     for (const service of ['scheduler', 'rewards'] as const) {
       const counts: Record<string, number> = {};
       try {

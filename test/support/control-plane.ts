@@ -19,6 +19,8 @@ export interface TestNetwork {
   startService(name: 'nodes' | 'scheduler' | 'resources' | 'rewards'): Promise<ManagedProcess>;
   /** Starts an agent process; resolves with its node id once it takes work. */
   startAgent(name: string, options?: { slots?: number; folder?: string; payout?: string; env?: Record<string, string> }): Promise<{ process: ManagedProcess; nodeId: string }>;
+  /** Where the network stands, for a test that timed out: streams, consumers, and each process's last output. */
+  describe(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -60,6 +62,11 @@ export async function startNetwork(env: Record<string, string> = {}): Promise<Te
       await p.waitFor(/taking work on/);
       return { process: p, nodeId };
     },
+    async describe() {
+      const lines = await describeStreams(bus);
+      for (const p of [...services.values(), ...agents]) lines.push(`--- ${p.name}\n${p.output().replace(ANSI, '').slice(-2000)}`);
+      return lines.join('\n');
+    },
     async stop() {
       await Promise.all([...agents, ...services.values()].map((p) => p.kill('SIGKILL')));
       await jobs.close();
@@ -69,4 +76,23 @@ export async function startNetwork(env: Record<string, string> = {}): Promise<Te
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Terminal colour codes, stripped from process output in diagnoses. */
+export const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
+
+/** Each WEAI stream's size and each of its consumers' backlog: where a stalled pipeline stands. */
+export async function describeStreams(bus: Bus): Promise<string[]> {
+  const lines: string[] = [];
+  for await (const stream of bus.jsm.streams.list()) {
+    const name = stream.config.name;
+    lines.push(`${name}: ${stream.state.messages} msgs, last ${stream.state.last_seq}, leader ${stream.cluster?.leader ?? '-'}`);
+    try {
+      for await (const c of bus.jsm.consumers.list(name))
+        lines.push(`  ${c.name}: pending ${c.num_pending}, ack pending ${c.num_ack_pending}, redelivered ${c.num_redelivered}, waiting pulls ${c.num_waiting}, leader ${c.cluster?.leader ?? '-'}`);
+    } catch (error) {
+      lines.push(`  consumers: ${(error as Error).message}`);
+    }
+  }
+  return lines;
 }
