@@ -207,7 +207,9 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
             else if (e.kind === 'released') stats.released++;
             if (e.kind === 'warning') log(`lane ${plan.id}: ${e.message}`);
             else if (e.kind === 'failed' || e.kind === 'released') log(`shard ${e.jobId}/${e.shard} ${e.kind}: ${e.reason}`);
-            else if (config.verbose) log(`shard ${e.jobId}/${e.shard}/${e.replica} ${e.kind}`);
+            else if (e.kind === 'skipped') {
+              if (config.verbose) log(`shard ${e.jobId}/${e.shard}/${e.replica} left to another node: ${e.reason}`);
+            } else if (config.verbose) log(`shard ${e.jobId}/${e.shard}/${e.replica} ${e.kind}`);
           },
         });
         lanes.push({ plan, worker, executor });

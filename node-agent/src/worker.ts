@@ -69,6 +69,8 @@ export type WorkerEvent =
   | { kind: 'completed'; jobId: string; shard: number; replica: number; computeMs: number }
   | { kind: 'failed'; jobId: string; shard: number; replica: number; reason: string }
   | { kind: 'released'; jobId: string; shard: number; replica: number; reason: string }
+  /** A work item this node handed straight back for another node to take. */
+  | { kind: 'skipped'; jobId: string; shard: number; replica: number; reason: string }
   | { kind: 'warning'; message: string };
 
 export interface WorkerOptions {
@@ -355,9 +357,12 @@ export class ShardWorker {
     const excluded = work.excludeNodes?.includes(this.options.nodeId);
     if (excluded || !this.ledger.begin(key, work.excludeNodes !== undefined)) {
       // A replica this node must leave to another node (the scheduler holds its result for the
-      // shard), or a shard it is running or ran. Every refusal is a delivery too, so wait longer
-      // each time, lest MAX_LEASES be spent on refusals.
-      msg.nak(Math.min(5000, 250 * msg.info.deliveryCount));
+      // shard), or a shard it is running or ran. Wait longer after each refusal (each is a delivery),
+      // and by a random amount: JetStream hands a redelivered item to the first waiting pull, and
+      // two nodes each refusing the item the other must run fell into step with equal delays —
+      // each got the wrong one again every round, for good (test/dashboard.e2e.spec.ts stalled so).
+      msg.nak(Math.round(Math.min(5000, 250 * msg.info.deliveryCount) * (0.5 + Math.random())));
+      this.options.onEvent?.({ kind: 'skipped', jobId: work.jobId, shard: work.shard, replica: work.replica, reason: excluded ? 'the scheduler holds this node’s result for it' : 'this node runs or ran the shard' });
       return;
     }
     if (msg.info.deliveryCount > MAX_LEASES) {

@@ -31,8 +31,8 @@ describe('ShardWorker: taking work items', () => {
     await nats.stop();
   });
 
-  async function startWorker(nodeId: string, ledger = new ShardLedger(), events: WorkerEvent[] = [], run = executor): Promise<ShardWorker> {
-    const worker = new ShardWorker({ js: bus.js, jsm: bus.jsm, objects, executor: run, nodeId, classes: ['cpu.generic'], slots: 1, leaseMs: 3000, ledger, onEvent: (e) => events.push(e) });
+  async function startWorker(nodeId: string, ledger = new ShardLedger(), events: WorkerEvent[] = [], run = executor, slots = 1): Promise<ShardWorker> {
+    const worker = new ShardWorker({ js: bus.js, jsm: bus.jsm, objects, executor: run, nodeId, classes: ['cpu.generic'], slots, leaseMs: 3000, ledger, onEvent: (e) => events.push(e) });
     workers.push(worker);
     await worker.start();
     return worker;
@@ -82,6 +82,19 @@ describe('ShardWorker: taking work items', () => {
     expect(await resultsOf('job-x', 1)).toEqual(['node-c']);
     expect(events.filter((e) => e.kind === 'started')).toEqual([]);
   });
+
+  it('given two verification replicas that each exclude one of two nodes, when both arrive together, then each runs on the other node (refusals do not fall into step)', async () => {
+    const a: WorkerEvent[] = [];
+    const b: WorkerEvent[] = [];
+    await Promise.all([startWorker('node-a', new ShardLedger(), a, executor, 2), startWorker('node-b', new ShardLedger(), b, executor, 2)]);
+    for (let round = 0; round < 5; round++) {
+      const jobId = `job-pair-${round}`;
+      await Promise.all([publishItem(jobId, 0, 1, 'node-a'), publishItem(jobId, 1, 1, 'node-b')]);
+      // Shard 0 excludes node-a, shard 1 node-b: one result each means each ran on the other node.
+      expect((await resultsOf(jobId, 2)).sort()).toEqual(['node-a', 'node-b']);
+    }
+    expect([...a, ...b].filter((e) => e.kind === 'skipped').every((e) => e.kind === 'skipped' && /holds this node/.test(e.reason))).toBe(true);
+  }, 90_000);
 
   it('given the work queue subscription ends under it (as the client library does on some fail-over errors), when work arrives, then the node subscribes again and runs it', async () => {
     const events: WorkerEvent[] = [];
