@@ -75,6 +75,24 @@ export interface ProjectionRunnerOptions {
   readonly onError?: (error: unknown) => void;
 }
 
+/** The last transaction begun on each SQLite read model (see `inTurn`). */
+const sqliteTurns = new WeakMap<DataSource, Promise<unknown>>();
+
+/**
+ * Runs a transaction on the data source, one at a time where it is SQLite. TypeORM runs SQLite on
+ * one connection: a transaction begun while another is open became a savepoint inside it, so two
+ * projections (or one over two streams) committed or rolled back each other's rows — events
+ * applied twice, read models wrong (libs/messaging/test/projection.int.spec.ts). PostgreSQL gives
+ * each transaction its own connection and needs no turns.
+ */
+function inTurn<T>(dataSource: DataSource, transaction: () => Promise<T>): Promise<T> {
+  const type = dataSource.options.type;
+  if (type !== 'better-sqlite3' && type !== 'sqlite') return transaction();
+  const result = (sqliteTurns.get(dataSource) ?? Promise.resolve()).then(transaction, transaction);
+  sqliteTurns.set(dataSource, result.catch(() => undefined));
+  return result;
+}
+
 /**
  * Feeds a projection from JetStream through ordered consumers (strict stream order, no acks) and
  * stores the checkpoint in the same transaction as the read model, so each event is applied
@@ -170,7 +188,7 @@ export class ProjectionRunner {
   private async applyInTransaction(stream: string, batch: JsMsg[], from: ProjectionCheckpoint): Promise<ProjectionCheckpoint> {
     const { dataSource, projection } = this.options;
     const malformed: Array<[JsMsg, string]> = [];
-    const next = await dataSource.transaction(async (em) => {
+    const next = await inTurn(dataSource, () => dataSource.transaction(async (em) => {
       let cp = from;
       for (const msg of batch) {
         let received: ReceivedEvent;
@@ -187,7 +205,7 @@ export class ProjectionRunner {
       }
       await writeCheckpoint(em, projection.name, stream, cp);
       return cp;
-    });
+    }));
     for (const [msg, reason] of malformed) await this.parkCopy(msg, reason);
     this.options.onCommitted?.(stream, next);
     return next;
@@ -196,7 +214,8 @@ export class ProjectionRunner {
   private async skip(stream: string, msg: JsMsg, from: ProjectionCheckpoint, reason: string): Promise<ProjectionCheckpoint> {
     await this.parkCopy(msg, reason);
     const cp = { streamSequence: msg.seq, storePosition: from.storePosition };
-    await this.options.dataSource.transaction((em) => writeCheckpoint(em, this.options.projection.name, stream, cp));
+    const { dataSource } = this.options;
+    await inTurn(dataSource, () => dataSource.transaction((em) => writeCheckpoint(em, this.options.projection.name, stream, cp)));
     return cp;
   }
 

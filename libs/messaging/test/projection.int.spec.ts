@@ -12,6 +12,7 @@ import { readWholeStream } from '../src/testing/streams';
 class CreateCounts1700000000000 implements MigrationInterface {
   async up(q: QueryRunner) {
     await q.query('CREATE TABLE online_counts (node_id VARCHAR(128) PRIMARY KEY, n INTEGER NOT NULL)');
+    await q.query('CREATE TABLE other_counts (node_id VARCHAR(128) PRIMARY KEY, n INTEGER NOT NULL)');
   }
   async down() {}
 }
@@ -26,6 +27,24 @@ function countsProjection(fail: { nodeId?: string; times?: number } = {}): Proje
       const nodeId = (event.data as { nodeId: string }).nodeId;
       await em.query('INSERT INTO online_counts (node_id, n) VALUES (?, 1) ON CONFLICT (node_id) DO UPDATE SET n = n + 1', [nodeId]);
       if (nodeId === fail.nodeId && this.attempts++ < (fail.times ?? Infinity)) throw new Error(`cannot project ${nodeId}`);
+    },
+  };
+}
+
+/** Like countsProjection into `table`, but each apply waits a moment (another transaction could begin meanwhile); fails once on `failOn`. */
+function slowCounts(name: string, table: string, failOn?: string): Projection {
+  let failed = false;
+  return {
+    name,
+    streams: [streamOfFamily('nodes')],
+    async apply({ event }: ReceivedEvent, em: EntityManager) {
+      const nodeId = (event.data as { nodeId: string }).nodeId;
+      await em.query(`INSERT INTO ${table} (node_id, n) VALUES (?, 1) ON CONFLICT (node_id) DO UPDATE SET n = n + 1`, [nodeId]);
+      await new Promise((r) => setTimeout(r, 2));
+      if (nodeId === failOn && !failed) {
+        failed = true;
+        throw new Error(`cannot project ${nodeId}`);
+      }
     },
   };
 }
@@ -58,7 +77,7 @@ describe('ProjectionRunner', () => {
   const counts = async () =>
     Object.fromEntries(((await ds.query('SELECT node_id, n FROM online_counts ORDER BY node_id')) as Array<{ node_id: string; n: number }>).map((r) => [r.node_id, r.n]));
 
-  async function runUntil(projection: Projection, sequence: number, extra: { maxAttempts?: number } = {}) {
+  async function runUntil(projection: Projection, sequence: number, extra: { maxAttempts?: number; batchSize?: number; onError?: (e: unknown) => void } = {}) {
     let reached!: () => void;
     const done = new Promise<void>((r) => (reached = r));
     const parked: string[] = [];
@@ -100,6 +119,21 @@ describe('ProjectionRunner', () => {
     for (const id of ['a', 'b', 'c']) await publishAsRelay(bus, nodeCameOnline(id));
     await runUntil(countsProjection({ nodeId: 'b', times: 1 }), 3);
     expect(await counts()).toEqual({ a: 1, b: 1, c: 1 });
+  });
+
+  it('given two projections on one SQLite database, when their batches overlap and one rolls back, then each applies every event exactly once', async () => {
+    const ids = Array.from({ length: 10 }, (_, i) => `n${i}`);
+    for (const id of [...ids, ...ids]) await publishAsRelay(bus, nodeCameOnline(id));
+    const errors: string[] = [];
+    await Promise.all([
+      runUntil(slowCounts('online-counts', 'online_counts', 'n3'), 20, { batchSize: 4, onError: (e) => errors.push((e as Error).message) }),
+      runUntil(slowCounts('other-counts', 'other_counts'), 20, { batchSize: 3, onError: (e) => errors.push((e as Error).message) }),
+    ]);
+    const expected = Object.fromEntries(ids.map((id) => [id, 2]));
+    expect(await counts()).toEqual(expected);
+    const other = (await ds.query('SELECT node_id, n FROM other_counts')) as Array<{ node_id: string; n: number }>;
+    expect(Object.fromEntries(other.map((r) => [r.node_id, r.n]))).toEqual(expected);
+    expect(errors).toEqual(['cannot project n3']);
   });
 
   it('parks an event that keeps failing and a corrupt message, and goes on', async () => {
