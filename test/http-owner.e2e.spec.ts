@@ -75,7 +75,8 @@ describe('node owners over HTTP (e2e): earnings and withdrawals through the rewa
       deadline: new Date(Date.now() + 3_600_000).toISOString(),
       redundancy: { replicas: 1, spotCheckRate: 0, tolerance: 1e-5 },
     });
-    expect((await partner.follow(jobId)).status).toBe('completed');
+    const stalled = setTimeout(() => void net.describe().then((d) => process.stderr.write(`[http-owner] stalled:\n${d}\n`)), 90_000);
+    expect((await partner.follow(jobId).finally(() => clearTimeout(stalled))).status).toBe('completed');
     const accepted = ofType(net.jobs.events, 'ShardValidated')
       .filter((e) => e.data.jobId === jobId)
       .flatMap((e) => e.data.accepted)
