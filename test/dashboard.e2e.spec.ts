@@ -36,6 +36,7 @@ const FAKE_SMI = join(ROOT, 'node-agent', 'test', 'fixtures', 'nvidia-smi');
  */
 describe('web dashboard in Chromium (e2e): owners, partners and operators', () => {
   const partnerKey = `key-p-${randomBytes(16).toString('hex')}`;
+  const otherPartnerKey = `key-p2-${randomBytes(16).toString('hex')}`;
   const operatorKey = `key-op-${randomBytes(16).toString('hex')}`;
   const owner = new Wallet(`0x${randomBytes(32).toString('hex')}`);
   let chain: PayoutChain;
@@ -68,7 +69,7 @@ describe('web dashboard in Chromium (e2e): owners, partners and operators', () =
     gateway = startTs('gateway', 'services/gateway/src/main.ts', [], {
       NATS_URL: net.nats.url,
       GATEWAY_PORT: String(port),
-      GATEWAY_PARTNER_KEYS: `partner-d:${partnerKey}`,
+      GATEWAY_PARTNER_KEYS: `partner-d:${partnerKey},partner-e:${otherPartnerKey}`,
       GATEWAY_OPERATOR_KEYS: `op-1:${operatorKey}`,
     });
     await gateway.waitFor(/gateway ready on/);
@@ -171,6 +172,37 @@ describe('web dashboard in Chromium (e2e): owners, partners and operators', () =
     expect(createHash('sha256').update(bytes).digest('hex')).toBe(completed.data.outputHash);
     expect(await partnerPage.locator('text=partner-d').count()).toBeGreaterThan(0);
 
+    // The job list (GET /v1/jobs, the gateway's projection) shows the job with its cost once the
+    // rewards ledger has paid every accepted replica: owners' rewards + platform fee, in base units.
+    const accepted = ofType(net.jobs.events, 'ShardValidated')
+      .filter((e) => e.data.jobId === jobId)
+      .flatMap((e) => e.data.accepted.filter((a) => a.computeMs > 0).map((a) => `${e.data.shardId} ${a.nodeId}`));
+    const jobAccruals = await rewards.until('every accrual of the job', (events) => {
+      const mine = ofType(events, 'RewardAccrued').filter((e) => e.data.jobId === jobId);
+      const paid = new Set(mine.map((e) => `${e.data.shardId} ${e.data.nodeId}`));
+      return accepted.every((k) => paid.has(k)) && mine;
+    });
+    const cost = String(jobAccruals.reduce((sum, e) => sum + BigInt(e.data.amount) + BigInt(e.data.platformFee), 0n));
+    expect(cost).toMatch(/^[1-9][0-9]*$/);
+    const row = `#jobs tr[data-job="${jobId}"]`;
+    await partnerPage.waitForFunction(
+      ([selector, base]) => document.querySelector(`${selector} [data-testid=job-cost]`)?.getAttribute('data-base') === base && document.querySelector(`${selector} [data-testid=job-state]`)?.textContent === 'completed',
+      [row, cost],
+      { timeout: 30_000 },
+    );
+    expect(await textOf(partnerPage, `${row} [data-testid=job-shards]`)).toBe('2/2');
+    await partnerPage.waitForFunction((base) => (document.querySelector('#job-cost-base')?.textContent ?? '').startsWith(`${base} base units`), cost, { timeout: 30_000 });
+    await shot(partnerPage, 'partner-jobs');
+    // The same over HTTP, from the test (a 404 in the page would be a console error).
+    const asBearer = (path: string, token: string) => fetch(`${baseUrl}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    const listAs = async (token: string) => (await (await asBearer('/v1/jobs?limit=100', token)).json()) as { jobs: Array<{ jobId: string; status: string; cost: { total: string } }> };
+    const ownToken = await partnerPage.evaluate(() => (JSON.parse(sessionStorage.getItem('weai.session')!) as { token: string }).token);
+    expect((await listAs(ownToken)).jobs.find((j) => j.jobId === jobId)).toMatchObject({ status: 'completed', shardCount: 2, shardsValidated: 2, cost: { total: cost } });
+    expect(await (await asBearer(`/v1/jobs/${jobId}`, ownToken)).json()).toMatchObject({ status: 'completed', cost: { total: cost } });
+    // Another partner never sees it, in its list or by id.
+    expect((await listAs(otherPartnerKey)).jobs.map((j) => j.jobId)).not.toContain(jobId);
+    expect((await asBearer(`/v1/jobs/${jobId}`, otherPartnerKey)).status).toBe(404);
+
     // Meanwhile the owner's page heard of the rewards over its live feed, without a reload.
     const ownerId = ofType(net.nodes.events, 'NodeRegistered').find((e) => e.data.nodeId === ownerNodeId)!.data.ownerId;
     const accrued = await rewards.until('rewards of the owner', (events) => {
@@ -227,6 +259,11 @@ describe('web dashboard in Chromium (e2e): owners, partners and operators', () =
     await page.waitForFunction(() => document.querySelector('#event-seq')?.textContent === '1');
     await page.click('#next');
     await page.waitForFunction(() => document.querySelector('#event-seq')?.textContent === '2');
+    // The throughput chart: the job's two validated shards and its completion fall in the last hour.
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid=throughput-chart]')?.getAttribute('data-max')) > 0, null, { timeout: 30_000 });
+    expect(await page.locator('[data-testid=throughput-chart]').getAttribute('data-points')).toBe('60');
+    expect(await textOf(page, '#throughput-total')).toMatch(/^Last hour: ([2-9]|\d{2,}) shards validated, [1-9]\d* jobs completed\.$/);
+    await shot(page, 'operator-throughput');
     // The shard work queue: each capability class's shared consumer, with its backlog.
     await page.waitForSelector('#queue-consumers tr');
     await shot(page, 'operator-events');
@@ -251,7 +288,7 @@ describe('web dashboard in Chromium (e2e): owners, partners and operators', () =
         const token = (JSON.parse(sessionStorage.getItem('weai.session')!) as { token: string }).token;
         return (await fetch(p, { headers: { authorization: `Bearer ${token}` } })).status;
       }, path);
-    const routes = { owner: ['/v1/owner/telemetry', '/v1/owner/earnings'], partner: [`/v1/jobs/${jobId}`], operator: ['/v1/operator/streams', '/v1/operator/streams/WEAI_NODES/messages?from=1', '/v1/operator/nodes'] };
+    const routes = { owner: ['/v1/owner/telemetry', '/v1/owner/earnings'], partner: [`/v1/jobs/${jobId}`, '/v1/jobs'], operator: ['/v1/operator/streams', '/v1/operator/streams/WEAI_NODES/messages?from=1', '/v1/operator/nodes', '/v1/operator/throughput'] };
     const pages = { owner: 'owner.html', partner: 'partner.html', operator: 'operator.html' };
     const contexts = { owner: await openContext(), partner: await openContext(), operator: await openContext() };
     const signedIn = { owner: await signInOwner(contexts.owner), partner: await signInWithKey(contexts.partner, 'partner', partnerKey), operator: await signInWithKey(contexts.operator, 'operator', operatorKey) };
@@ -297,6 +334,10 @@ describe('web dashboard in Chromium (e2e): owners, partners and operators', () =
     const since = async (query: string) => (await (await asOperator(`/v1/operator/streams/WEAI_NODES/messages?${query}`)).json()) as { entries: Array<{ seq: number }> };
     expect((await since('since=2000-01-01T00:00:00Z')).entries[0]!.seq).toBe(1);
     expect((await since(`since=${new Date(Date.now() + 3_600_000).toISOString()}`)).entries).toEqual([]);
+    const asOtherPartner = (path: string) => fetch(`${baseUrl}${path}`, { headers: { authorization: `Bearer ${otherPartnerKey}` } });
+    for (const query of ['limit=0', 'limit=101', 'offset=-1', 'offset=1e3', 'partner=partner-d', 'limit=5&limit=6']) {
+      expect({ query, status: (await asOtherPartner(`/v1/jobs?${query}`)).status }).toEqual({ query, status: 400 });
+    }
     for (const query of ['from=0', 'from=-1', 'from=abc', 'to=1.5', 'limit=5', 'from=1&from=2', 'since=yesterday', 'since=2026-13-45T00:00:00Z', 'from=1&since=2026-11-26T00:00:00Z']) {
       expect({ query, status: (await asOperator(`/v1/operator/streams/WEAI_NODES/messages?${query}`)).status }).toEqual({ query, status: 400 });
     }

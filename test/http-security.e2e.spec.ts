@@ -26,6 +26,17 @@ const deadline = () => new Date(Date.now() + 3_600_000).toISOString();
 const redundancy = { replicas: 1, spotCheckRate: 0.1, tolerance: 1e-5 };
 const errorOf = async (res: Response) => ((await res.json()) as { error: { code: string; message: string } }).error;
 
+/** Asks again, as the dashboard would, until `probe` finds what a projection has yet to apply (10 s at most). */
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = await probe();
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`${what}: not there within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 describe('HTTP security (e2e): roles, tokens, object checks, rate limits, audit, fuzz', () => {
   const keyA = `key-a-${randomBytes(16).toString('hex')}`;
   const keyB = `key-b-${randomBytes(16).toString('hex')}`;
@@ -154,6 +165,8 @@ describe('HTTP security (e2e): roles, tokens, object checks, rate limits, audit,
         'POST /v1/operator/nodes/{nodeId}/quarantine',
         'POST /v1/operator/nodes/{nodeId}/release',
         'GET /v1/operator/ledger/check',
+        'GET /v1/jobs',
+        'GET /v1/operator/throughput',
       ]),
     );
   });
@@ -183,6 +196,7 @@ describe('HTTP security (e2e): roles, tokens, object checks, rate limits, audit,
 
   it('refuses each role every other role\'s routes with a 403, and reports each refusal', async () => {
     const partnerRoutes: Array<[string, string, unknown?]> = [
+      ['GET', '/v1/jobs'],
       ['GET', `/v1/jobs/${jobOfA}`],
       ['POST', '/v1/jobs', {}],
       ['GET', `/v1/objects/${objectOfA}`],
@@ -202,6 +216,7 @@ describe('HTTP security (e2e): roles, tokens, object checks, rate limits, audit,
       ['POST', `/v1/operator/nodes/${nodeId}/quarantine`, { reason: 'x' }],
       ['POST', `/v1/operator/nodes/${nodeId}/release`, { reason: 'x' }],
       ['GET', '/v1/operator/ledger/check'],
+      ['GET', '/v1/operator/throughput'],
     ];
     const callers: Array<[string, string, string, Array<[string, string, unknown?]>]> = [
       ['partner key', keyA, 'partner', [...ownerRoutes, ...operatorRoutes]],
@@ -241,8 +256,20 @@ describe('HTTP security (e2e): roles, tokens, object checks, rate limits, audit,
     const cancel = await postJson(`/v1/jobs/${jobOfA}/cancel`, { reason: 'not mine' }, keyB);
     expect(cancel.status).toBe(404);
     await reported("B's cancel", (r) => r.type === 'AccessDenied' && r.data.principalId === 'partner-b' && r.data.resource === `job:${jobOfA}`);
-    expect(await (await call(`/v1/jobs/${jobOfA}`)).json()).toMatchObject({ status: 'submitted' });
+    expect(await (await call(`/v1/jobs/${jobOfA}`)).json()).toMatchObject({ status: 'submitted', cost: { total: '0' } });
     expect(ofType(net.jobs.events, 'JobSubmitted').filter((e) => e.data.partnerId === 'partner-b')).toEqual([]);
+
+    // The job list: A's job is in A's list once the gateway's projection has it, and never in B's.
+    type JobList = { jobs: Array<{ jobId: string; status: string; cost: { total: string } }>; nextOffset: number | null };
+    const listOf = async (key: string, query = '') => (await (await call(`/v1/jobs${query}`, { auth: key })).json()) as JobList;
+    const mine = await until('A\'s job in A\'s list', async () => (await listOf(keyA)).jobs.find((j) => j.jobId === jobOfA));
+    expect(mine).toMatchObject({ jobId: jobOfA, status: 'submitted', shardsValidated: 0, cost: { total: '0', ownerRewards: '0', platformFee: '0' } });
+    expect((await listOf(keyB)).jobs.map((j) => j.jobId)).not.toContain(jobOfA);
+    expect((await listOf(tokens.partner, '?limit=100&offset=0')).jobs.map((j) => j.jobId)).toContain(jobOfA);
+    for (const query of ['limit=0', 'limit=101', 'limit=abc', 'limit=1.5', 'offset=-1', 'offset=x', 'partnerId=partner-b', 'limit=1&limit=2']) {
+      const res = await call(`/v1/jobs?${query}`, { auth: keyB });
+      expect({ query, status: res.status, code: (await errorOf(res)).code }).toEqual({ query, status: 400, code: 'bad-request' });
+    }
   });
 
   it('refuses missing, forged, expired, alg-none and HS256-confused tokens with a 401, and reports each', async () => {
@@ -331,6 +358,7 @@ describe('HTTP security (e2e): roles, tokens, object checks, rate limits, audit,
     const credentials = [keyFuzz, tokens.owner, keyOp, null, 'Bearer', `${'x'.repeat(5000)}`, 'a.b.c'];
     const routes: Array<[string, string]> = [
       ['POST', '/v1/jobs'],
+      ['GET', '/v1/jobs'],
       ['GET', '/v1/jobs/:id'],
       ['POST', '/v1/jobs/:id/cancel'],
       ['GET', '/v1/jobs/:id/result'],

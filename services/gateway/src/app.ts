@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import type { INestApplication, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { type Bus, connectBus } from '@weai/messaging';
+import { type Bus, connectBus, ensureStreams } from '@weai/messaging';
 import { ensureReportsStream } from './audit/denials';
 import type { GatewayConfig } from './config';
 import { GatewayModule } from './gateway.module';
@@ -27,6 +27,8 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
   let app: NestExpressApplication | undefined;
   try {
     await ensureReportsStream(bus.jsm);
+    // The gateway's listeners and projections follow the family streams: a gateway started before the services creates them.
+    await ensureStreams(bus.jsm, config.streamReplicas);
     app = await NestFactory.create<NestExpressApplication>(GatewayModule.create(config, bus), { bodyParser: false, logger: options.logger ?? ['error', 'warn'] });
     app.disable('x-powered-by');
     app.use(httpTelemetry());

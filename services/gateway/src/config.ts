@@ -61,10 +61,17 @@ export interface GatewayConfig {
   readonly trustedProxyHops: number;
   /** Uploads are sealed under their object key and sealed objects opened (`WEAI_SEALING=on`); default off. */
   readonly sealing?: boolean;
+  /**
+   * The gateway's read model (the partner job list, job costs, throughput): `sqlite:<path>` or
+   * `postgres://…` (`GATEWAY_READ_MODEL_URL`); default `sqlite::memory:`, rebuilt from the streams at boot.
+   */
+  readonly readModelUrl?: string;
 }
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 256 * 1024 * 1024;
 export const MIN_KEY_LENGTH = 24;
+/** An in-memory SQLite read model: a cache the gateway rebuilds from the streams each time it starts. */
+export const DEFAULT_READ_MODEL_URL = 'sqlite::memory:';
 
 /** The SHA-256 of an API key, the only form in which the gateway holds or compares keys. */
 export function keyDigest(key: string): Buffer {
@@ -97,7 +104,15 @@ export function gatewayConfigFromEnv(env: NodeJS.ProcessEnv, warn: (message: str
     pseudonymSecret: secret(env, warn),
     trustedProxyHops: integer(env, 'GATEWAY_TRUSTED_PROXY_HOPS', 0, 0, 5),
     sealing: sealingFromEnv(env),
+    readModelUrl: readModelUrl(env),
   };
+}
+
+/** `GATEWAY_READ_MODEL_URL`: where the gateway's projections live; in memory unless told otherwise. */
+function readModelUrl(env: NodeJS.ProcessEnv): string {
+  const url = env['GATEWAY_READ_MODEL_URL'] || DEFAULT_READ_MODEL_URL;
+  if (!/^(sqlite:.+|postgres(ql)?:\/\/.+)$/.test(url)) throw new ConfigError('GATEWAY_READ_MODEL_URL must be sqlite:<path>, sqlite::memory: or postgres://…');
+  return url;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {

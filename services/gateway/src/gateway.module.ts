@@ -18,6 +18,8 @@ import { GRANTS_BUCKET, ObjectGrants } from './application/object-grants';
 import { ObjectsService } from './application/objects.service';
 import { OperatorService } from './application/operator.service';
 import { OwnerService } from './application/owner.service';
+import { PartnerJobs } from './application/partner-jobs.read-model';
+import { readModelProviders } from './adapters/projections.lifecycle';
 import { DenialReporter } from './audit/denials';
 import { dashboardControllers, dashboardProviders } from './dashboard/dashboard.providers';
 import { AuthGuard, type RateLimiters } from './auth/auth.guard';
@@ -95,7 +97,7 @@ const services: Provider[] = [
       new ObjectsService(objects, grants, config.sealing ? new DataKeyClient(bus.nc, 'gateway').cached() : undefined),
     inject: [CONTENT_STORE, ObjectGrants, BUS, GATEWAY_CONFIG],
   },
-  { provide: JobsService, useFactory: (bus: Bus, grants: ObjectGrants) => new JobsService(bus, grants), inject: [BUS, ObjectGrants] },
+  { provide: JobsService, useFactory: (bus: Bus, grants: ObjectGrants, jobs: PartnerJobs) => new JobsService(bus, grants, jobs), inject: [BUS, ObjectGrants, PartnerJobs] },
   { provide: JobEventsService, useFactory: (bus: Bus, jobs: JobsService, grants: ObjectGrants) => new JobEventsService(bus, jobs, grants), inject: [BUS, JobsService, ObjectGrants] },
   { provide: OwnerService, useFactory: (bus: Bus) => new OwnerService(bus), inject: [BUS] },
   { provide: OperatorService, useFactory: (bus: Bus) => new OperatorService(bus), inject: [BUS] },
@@ -106,8 +108,9 @@ const http: Provider[] = [AuthGuard, { provide: APP_FILTER, useClass: ApiErrorFi
 
 /**
  * The gateway: HTTP in front of NATS, for partners, node owners and operators. It reaches the rest
- * of WE-AI only through request subjects, the object store, the partner's own job events and its
- * two KV buckets (object grants, used sign-in challenges); it owns no event store and reads no
+ * of WE-AI only through request subjects, the object store, the partner's own job events, its
+ * two KV buckets (object grants, used sign-in challenges) and its own read model, projected from the
+ * jobs and rewards streams (job list, job costs, throughput); it owns no event store and reads no
  * other service's database.
  */
 @Module({})
@@ -116,7 +119,7 @@ export class GatewayModule {
     return {
       module: GatewayModule,
       controllers,
-      providers: [{ provide: GATEWAY_CONFIG, useValue: config }, { provide: BUS, useValue: bus }, ...stores, ...auth, ...services, ...dashboardProviders, ...http],
+      providers: [{ provide: GATEWAY_CONFIG, useValue: config }, { provide: BUS, useValue: bus }, ...stores, ...auth, ...readModelProviders, ...services, ...dashboardProviders, ...http],
     };
   }
 }

@@ -20,3 +20,7 @@ export const GRANTS_KV = Symbol('GRANTS_KV');
 export const CHALLENGES_KV = Symbol('CHALLENGES_KV');
 /** DI token of the OwnerSignIn. */
 export const OWNER_SIGN_IN = Symbol('OWNER_SIGN_IN');
+/** DI token of the gateway's read-model DataSource (its projections). */
+export const GATEWAY_READ_MODEL = Symbol('GATEWAY_READ_MODEL');
+/** DI token of the gateway's projection runners. */
+export const PROJECTION_RUNNERS = Symbol('PROJECTION_RUNNERS');

@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { Controller, Get, Param, Query, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { z } from 'zod';
+import { Throughput } from '../application/throughput.read-model';
 import { AuthGuard, Roles } from '../auth/auth.guard';
 import { writeLive } from '../dashboard/live';
 import { LiveFeeds } from '../dashboard/live-feeds';
@@ -10,7 +11,7 @@ import { MAX_PAGE, StreamBrowser } from '../dashboard/stream-browser';
 import { ParamPipe, QueryPipe } from '../http/body';
 import { ERROR_RESPONSE, bytesResponse } from '../http/schemas';
 
-/** The operator dashboard's data: the event browser over JetStream streams, and a live feed of the node network. */
+/** The operator dashboard's data: the event browser over JetStream streams, the network's throughput, and a live feed of the node network. */
 @ApiTags('operator')
 @ApiBearerAuth()
 @ApiResponse({ status: 401, description: 'missing, expired or forged token or key', ...ERROR_RESPONSE })
@@ -22,6 +23,7 @@ export class DashboardOperatorHttpController {
   constructor(
     private readonly streams: StreamBrowser,
     private readonly feeds: LiveFeeds,
+    private readonly throughput: Throughput,
   ) {}
 
   @Get('streams')
@@ -51,6 +53,13 @@ export class DashboardOperatorHttpController {
   @ApiResponse({ status: 200, description: '{ subjects: [{ subject, waiting }], consumers: [{ name, filter, pending, inProgress, redelivered }] }' })
   queues() {
     return this.streams.queues();
+  }
+
+  @Get('throughput')
+  @ApiOperation({ summary: 'Shards validated and jobs completed per minute over the last hour (60 points, oldest first), from the gateway\'s projection of the jobs stream' })
+  @ApiResponse({ status: 200, description: '{ minutes: [{ at, shardsValidated, jobsCompleted }] }' })
+  async throughputOfLastHour() {
+    return { minutes: await this.throughput.lastHour(new Date()) };
   }
 
   @Get('live')

@@ -1,10 +1,11 @@
-import { Controller, Get, HttpCode, Param, Post, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, HttpCode, Param, Post, Query, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { Id } from '@weai/contracts';
+import type { z } from 'zod';
 import { JobsService } from '../application/jobs.service';
 import { AuthGuard, PartnerId, Roles } from '../auth/auth.guard';
-import { JsonBody, ParamPipe } from '../http/body';
-import { CancelJobBody, ERROR_RESPONSE, JobStatusSchema, SubmitJobBody, openApiSchema } from '../http/schemas';
+import { JsonBody, ParamPipe, QueryPipe } from '../http/body';
+import { CancelJobBody, ERROR_RESPONSE, JobListQuery, JobListSchema, JobStatusSchema, SubmitJobBody, openApiSchema } from '../http/schemas';
 
 const status = openApiSchema(JobStatusSchema);
 /** Validates the `:jobId` of a path. */
@@ -12,7 +13,7 @@ export const JobIdParam = new ParamPipe('jobId', Id);
 /** The OpenAPI description of `:jobId`. */
 export const JOB_ID = { name: 'jobId', description: 'the id the job was submitted with', schema: openApiSchema(Id) };
 
-/** Job commands and queries: submit, status, cancel. */
+/** Job commands and queries: submit, list, status, cancel. */
 @ApiTags('jobs')
 @ApiBearerAuth()
 @ApiResponse({ status: 401, description: 'missing or wrong API key or token', ...ERROR_RESPONSE })
@@ -36,13 +37,23 @@ export class JobsHttpController {
     return this.jobs.submit(partnerId, body);
   }
 
+  @Get()
+  @ApiOperation({ summary: "The partner's own jobs, newest first, with shard counts and what each cost (base units of WEBI, as strings)" })
+  @ApiQuery({ name: 'limit', required: false, description: 'jobs per page, 1 to 100 (default 20)' })
+  @ApiQuery({ name: 'offset', required: false, description: 'jobs to skip: the nextOffset of the previous page (default 0)' })
+  @ApiResponse({ status: 200, schema: openApiSchema(JobListSchema) })
+  @ApiResponse({ status: 400, description: 'a bad or unknown query parameter', ...ERROR_RESPONSE })
+  list(@PartnerId() partnerId: string, @Query(new QueryPipe(JobListQuery)) query: z.infer<typeof JobListQuery>) {
+    return this.jobs.list(partnerId, query.limit ?? 20, query.offset ?? 0);
+  }
+
   @Get(':jobId')
-  @ApiOperation({ summary: 'Where a job stands' })
+  @ApiOperation({ summary: 'Where a job stands, and what it cost so far' })
   @ApiParam(JOB_ID)
   @ApiResponse({ status: 200, schema: status })
   @ApiResponse({ status: 404, description: 'no such job of this partner', ...ERROR_RESPONSE })
   get(@PartnerId() partnerId: string, @Param('jobId', JobIdParam) jobId: string) {
-    return this.jobs.status(partnerId, jobId);
+    return this.jobs.statusWithCost(partnerId, jobId);
   }
 
   @Post(':jobId/cancel')

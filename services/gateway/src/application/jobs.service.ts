@@ -4,6 +4,7 @@ import { type Bus, requestJson } from '@weai/messaging';
 import { ApiError } from '../http/api-error';
 import type { SubmitJobBody } from '../http/schemas';
 import type { ObjectGrants } from './object-grants';
+import type { JobCost, PartnerJobs } from './partner-jobs.read-model';
 import { askScheduler } from './scheduler-errors';
 
 /** The scheduler checks the model in ONNX Runtime before it answers a submission. */
@@ -14,6 +15,7 @@ export class JobsService {
   constructor(
     private readonly bus: Bus,
     private readonly grants: ObjectGrants,
+    private readonly partnerJobs: PartnerJobs,
   ) {}
 
   /**
@@ -36,6 +38,17 @@ export class JobsService {
   /** The job's status; another partner's job is a 404, exactly as a missing one. */
   async status(partnerId: string, jobId: string): Promise<JobStatus> {
     return this.granted(await askScheduler(() => requestJson<JobStatus>(this.bus.nc, JOB_RPC.status, { jobId, partnerId })));
+  }
+
+  /** The status with what the job cost so far, from the gateway's read model of the rewards ledger. */
+  async statusWithCost(partnerId: string, jobId: string): Promise<JobStatus & { cost: JobCost }> {
+    const status = await this.status(partnerId, jobId);
+    return { ...status, cost: await this.partnerJobs.cost(partnerId, jobId) };
+  }
+
+  /** One page of the partner's own jobs, newest first. */
+  list(partnerId: string, limit: number, offset: number) {
+    return this.partnerJobs.list(partnerId, limit, offset);
   }
 
   async cancel(partnerId: string, jobId: string, reason: string): Promise<JobStatus> {

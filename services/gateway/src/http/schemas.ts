@@ -26,6 +26,16 @@ export const HashParam = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase
 /** What `POST /v1/objects` answers. */
 export const StoredObject = z.object({ hash: HashParam, size: z.number().int().nonnegative() });
 
+/** Base units of WEBI (10^-18 WEBI) as a decimal string: no float ever touches money. */
+const BaseUnits = z.string().regex(/^(0|[1-9][0-9]*)$/);
+
+/**
+ * What a job's validated shards were paid, summed from the rewards ledger's `RewardAccrued`
+ * events: `total` = `ownerRewards` (credited to the nodes' owners) + `platformFee`. Zero until the
+ * first reward of the job is recorded. See docs/partner-api.md.
+ */
+export const JobCostSchema = z.object({ total: BaseUnits, ownerRewards: BaseUnits, platformFee: BaseUnits });
+
 /** The scheduler's view of a job (`JobStatus` in @weai/contracts). */
 export const JobStatusSchema = z.object({
   jobId: Id,
@@ -36,7 +46,46 @@ export const JobStatusSchema = z.object({
   shardsFailed: z.number().int(),
   outputHash: HashParam.optional(),
   reason: z.string().optional(),
+  /** What the job cost so far (`GET /v1/jobs/:jobId` only): see JobCostSchema. */
+  cost: JobCostSchema.optional(),
 });
+
+/** `GET /v1/jobs`: one page of the partner's own jobs, newest first. */
+export const JobListQuery = z
+  .object({
+    /** Jobs per page, 1 to 100 (default 20). */
+    limit: z
+      .string()
+      .regex(/^[1-9][0-9]{0,2}$/, 'must be an integer from 1 to 100')
+      .transform(Number)
+      .refine((n) => n <= 100, 'must be an integer from 1 to 100')
+      .optional(),
+    /** Jobs to skip: the `nextOffset` of the previous page (default 0). */
+    offset: z
+      .string()
+      .regex(/^(0|[1-9][0-9]{0,5})$/, 'must be an integer from 0 to 999999')
+      .transform(Number)
+      .optional(),
+  })
+  .strict();
+
+/** One job of `GET /v1/jobs`. */
+export const JobSummarySchema = z.object({
+  jobId: Id,
+  status: z.enum(['submitted', 'running', 'completed', 'failed', 'cancelled']),
+  shardCount: z.number().int(),
+  shardsValidated: z.number().int(),
+  shardsFailed: z.number().int(),
+  /** When the job was accepted (ISO-8601 UTC). */
+  submittedAt: z.string(),
+  /** When it completed, failed or was cancelled. */
+  finishedAt: z.string().optional(),
+  reason: z.string().optional(),
+  cost: JobCostSchema,
+});
+
+/** What `GET /v1/jobs` answers: `nextOffset` is the `offset` of the next page, null on the last. */
+export const JobListSchema = z.object({ jobs: z.array(JobSummarySchema), nextOffset: z.number().int().nullable() });
 
 /** Every error response. */
 export const ErrorSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });

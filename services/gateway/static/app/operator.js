@@ -1,9 +1,41 @@
-/* global document, setInterval, setTimeout -- a browser module */
+/* global Chart, document, setInterval, setTimeout -- a browser module */
 import { api, el, follow, requireRole, showError } from './session.js';
 
 const me = requireRole('operator');
 const lastHeartbeat = new Map();
 let nodes = [];
+let throughputChart;
+
+/** Shards validated and jobs completed per minute over the last hour, from the gateway's projection. */
+async function loadThroughput() {
+  const { minutes } = await api('/v1/operator/throughput');
+  const labels = minutes.map((m) => new Date(m.at).toISOString().slice(11, 16));
+  const shards = minutes.map((m) => m.shardsValidated);
+  const jobs = minutes.map((m) => m.jobsCompleted);
+  if (!throughputChart) {
+    throughputChart = new Chart(document.querySelector('#throughput-chart'), {
+      type: 'line',
+      data: {
+        labels,
+        datasets: [
+          { label: 'shards validated / min', data: shards, borderColor: '#2457c5', pointRadius: 2, borderWidth: 2, tension: 0.2 },
+          { label: 'jobs completed / min', data: jobs, borderColor: '#2e9d57', pointRadius: 2, borderWidth: 2, tension: 0.2 },
+        ],
+      },
+      options: { animation: false, maintainAspectRatio: false, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
+    });
+  } else {
+    throughputChart.data.labels = labels;
+    throughputChart.data.datasets[0].data = shards;
+    throughputChart.data.datasets[1].data = jobs;
+    throughputChart.update('none');
+  }
+  const box = document.querySelector('#throughput-box');
+  box.dataset.points = String(minutes.length);
+  box.dataset.max = String(Math.max(0, ...shards));
+  const sum = (xs) => xs.reduce((a, b) => a + b, 0);
+  document.querySelector('#throughput-total').textContent = `Last hour: ${sum(shards)} shards validated, ${sum(jobs)} jobs completed.`;
+}
 
 function renderNodes() {
   const classes = new Map();
@@ -147,6 +179,14 @@ if (me) {
   await loadNodes();
   await loadQueues().catch((error) => showError(document.querySelector('#nodes-error'), error));
   setInterval(() => void loadQueues().catch(() => undefined), 5000);
+  const throughputError = document.querySelector('#throughput-error');
+  const refreshThroughput = () =>
+    loadThroughput().then(
+      () => showError(throughputError, null),
+      (error) => showError(throughputError, error),
+    );
+  await refreshThroughput();
+  setInterval(() => void refreshThroughput(), 10_000);
   // Redrawn at most every 300 ms however fast heartbeats come; a node event re-reads the list.
   let redraw = null;
   let reread = false;

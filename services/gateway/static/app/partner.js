@@ -1,30 +1,51 @@
-/* global URL, clearTimeout, document, sessionStorage, setTimeout -- a browser module */
-import { api, el, follow, requireRole, showError } from './session.js';
+/* global URL, clearTimeout, document, setInterval, setTimeout -- a browser module */
+import { api, el, follow, requireRole, showError, webi } from './session.js';
 
 const me = requireRole('partner');
-const JOBS_KEY = 'weai.partner.jobs';
 const TERMINAL = ['JobCompleted', 'JobFailed', 'JobCancelled'];
-const known = () => JSON.parse(sessionStorage.getItem(JOBS_KEY) ?? '[]');
-const remember = (id) => sessionStorage.setItem(JOBS_KEY, JSON.stringify([id, ...known().filter((j) => j !== id)].slice(0, 50)));
+const PAGE = 20;
 let current = null;
+let offset = 0;
 
+const time = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
+
+/** A cost in base units: WEBI shown exactly, the base units in the title and `data-base`. */
+function costCell(cost) {
+  return el('td', { 'data-testid': 'job-cost', 'data-base': cost.total, title: `${cost.total} base units: ${cost.ownerRewards} to node owners + ${cost.platformFee} platform fee` }, webi(cost.total));
+}
+
+/** One page of the partner's own jobs (`GET /v1/jobs`), newest first. */
 async function renderJobs() {
-  const rows = await Promise.all(
-    known().map(async (id) => {
-      try {
-        return await api(`/v1/jobs/${encodeURIComponent(id)}`);
-      } catch (error) {
-        return { jobId: id, status: error.code, shardCount: 0, shardsValidated: 0 };
-      }
-    }),
-  );
+  const box = document.querySelector('#jobs-error');
+  let page;
+  try {
+    page = await api(`/v1/jobs?limit=${PAGE}&offset=${offset}`);
+    showError(box, null);
+  } catch (error) {
+    showError(box, error);
+    return;
+  }
   document.querySelector('#jobs').replaceChildren(
-    ...rows.map((j) => {
+    ...page.jobs.map((j) => {
       const open = el('button', { type: 'button' }, 'Show');
-      open.addEventListener('click', () => openJob(j.jobId));
-      return el('tr', { 'data-job': j.jobId }, el('td', { class: 'mono' }, j.jobId), el('td', {}, j.status), el('td', {}, `${j.shardsValidated}/${j.shardCount}`), el('td', {}, open));
+      open.addEventListener('click', () => void openJob(j.jobId));
+      const progress = el('div', { class: 'progress' }, el('div', { class: `w-${j.shardCount ? Math.round((10 * j.shardsValidated) / j.shardCount) * 10 : 0}` }));
+      return el(
+        'tr',
+        { 'data-job': j.jobId },
+        el('td', { class: 'mono' }, j.jobId),
+        el('td', { 'data-testid': 'job-state' }, j.status),
+        el('td', { 'data-testid': 'job-shards' }, `${j.shardsValidated}/${j.shardCount}${j.shardsFailed ? ` (${j.shardsFailed} failed)` : ''}`, progress),
+        costCell(j.cost),
+        el('td', {}, time(j.submittedAt)),
+        el('td', {}, time(j.finishedAt)),
+        el('td', {}, open),
+      );
     }),
   );
+  document.querySelector('#newer').disabled = offset === 0;
+  document.querySelector('#older').disabled = page.nextOffset === null;
+  document.querySelector('#jobs-page').textContent = page.jobs.length ? `jobs ${offset + 1}–${offset + page.jobs.length}` : 'no jobs yet';
 }
 
 /** Shard states as the events tell them. */
@@ -78,6 +99,9 @@ function renderStatus(status) {
   const download = document.querySelector('#download');
   download.disabled = status.status !== 'completed';
   document.querySelector('#output-hash').textContent = status.outputHash ? `sha-256 ${status.outputHash}` : '';
+  const cost = status.cost ?? { total: '0', ownerRewards: '0', platformFee: '0' };
+  document.querySelector('#job-cost').textContent = webi(cost.total);
+  document.querySelector('#job-cost-base').textContent = `${cost.total} base units (${cost.ownerRewards} to node owners + ${cost.platformFee} platform fee)`;
 }
 
 async function openJob(jobId) {
@@ -94,7 +118,6 @@ async function openJob(jobId) {
     showError(errorBox, error);
     return;
   }
-  remember(jobId);
   renderStatus(status);
   const view = shardView();
   const table = document.querySelector('#shards');
@@ -169,7 +192,7 @@ async function submit() {
     },
   });
   state.textContent = `submitted ${status.jobId}`;
-  remember(status.jobId);
+  offset = 0;
   await renderJobs();
   await openJob(status.jobId);
 }
@@ -186,6 +209,21 @@ if (me) {
     showError(box, null);
     submit().catch((error) => showError(box, error));
   });
+  document.querySelector('#newer').addEventListener('click', () => {
+    offset = Math.max(0, offset - PAGE);
+    void renderJobs();
+  });
+  document.querySelector('#older').addEventListener('click', () => {
+    offset += PAGE;
+    void renderJobs();
+  });
   await renderJobs();
+  // Progress comes from job events, costs from the rewards ledger after them: the list is re-read
+  // every 5 s, and the open job's status (with its cost) with it.
+  setInterval(() => {
+    void renderJobs();
+    const jobId = current?.jobId;
+    if (jobId) api(`/v1/jobs/${encodeURIComponent(jobId)}`).then((status) => current?.jobId === jobId && renderStatus(status), () => undefined);
+  }, 5000);
   document.body.dataset.ready = 'true';
 }
