@@ -87,7 +87,7 @@ const sqliteTurns = new WeakMap<DataSource, Promise<unknown>>();
  */
 function inTurn<T>(dataSource: DataSource, transaction: () => Promise<T>): Promise<T> {
   const type = dataSource.options.type;
-  if (type !== 'better-sqlite3' && type !== 'sqlite') return transaction();
+  if (type !== 'better-sqlite3') return transaction();
   const result = (sqliteTurns.get(dataSource) ?? Promise.resolve()).then(transaction, transaction);
   sqliteTurns.set(dataSource, result.catch(() => undefined));
   return result;
