@@ -116,6 +116,8 @@ export class EventRelay {
     while (!this.stopped) {
       try {
         checkpoint ??= await this.checkpoint();
+        // stop() came while the checkpoint was read: it stopped no subscription, so start none.
+        if (this.stopped) break;
         await this.relayFrom(checkpoint);
       } catch (error) {
         if (this.stopped) break;

@@ -96,6 +96,44 @@ describe('EventRelay (SQLite store → JetStream)', () => {
     expect(positions).toEqual(['rogue', '1', '2', 'rogue', '3', '4', '5']);
   });
 
+  it('given a relay re-reading its checkpoint after a refused publish, when it is stopped meanwhile, then it stops instead of relaying on', async () => {
+    const first = await store.append('node-a', someEvents(2, 'a'), 'no_stream');
+    // The stream manager the relay uses, with its `info` (the checkpoint's first call) held at a gate.
+    let gate: Promise<void> | undefined = undefined;
+    let open!: () => void;
+    let held!: () => void;
+    const reached = new Promise<void>((r) => (held = r));
+    const streams = new Proxy(bus.jsm.streams, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target) as (...args: unknown[]) => Promise<unknown>;
+        if (prop !== 'info') return typeof value === 'function' ? value.bind(target) : value;
+        return async (...args: unknown[]) => {
+          if (gate) {
+            held();
+            await gate;
+          }
+          return value.apply(target, args);
+        };
+      },
+    });
+    const jsm = new Proxy(bus.jsm, { get: (target, prop) => (prop === 'streams' ? streams : Reflect.get(target, prop, target)) });
+    let published = 0;
+    let relayedTwo!: () => void;
+    const two = new Promise<void>((r) => (relayedTwo = r));
+    const relay = new EventRelay({ store, js: bus.js, jsm, family: 'nodes', retryDelayMs: 1, onError: () => undefined, onPublished: () => ++published === 2 && relayedTwo() });
+    await relay.start();
+    await two;
+    // A message the relay did not publish makes its next publish refused: it re-reads its checkpoint, held at the gate.
+    gate = new Promise<void>((r) => (open = r));
+    await bus.js.publish('weai.evt.nodes.x.NodeCameOnline', new TextEncoder().encode('{}'));
+    await store.append('node-a', someEvents(1, 'a'), first.nextExpectedRevision);
+    await reached;
+    const stopped = relay.stop();
+    open();
+    const outcome = await Promise.race([stopped.then(() => 'stopped'), new Promise((r) => setTimeout(() => r('still relaying 10 s after stop()'), 10_000))]);
+    expect(outcome).toBe('stopped');
+  });
+
   describe('publishing in groups with one acknowledgement each (nc given)', () => {
     /** The relay's messages of the stream (rogue ones left out) as event ids, and position → sequence. */
     async function relayed(): Promise<{ ids: string[]; seqOf: Map<number, number> }> {
