@@ -102,7 +102,8 @@ describe('ShardExecutor: ONNX Runtime in runner processes', () => {
     expect(most).toBe(1);
     expect(e.pids()).toHaveLength(1);
 
-    const busy = e.run(slow, input(256, 512), {});
+    // Handled from the start: under load `busy` may reach the runner queue only after close() below.
+    const busy = failure(e.run(slow, input(256, 512), {}));
     const abort = new AbortController();
     const waiting = e.run(mlp, input(1, 64), {}, abort.signal);
     abort.abort('the owner started a game');
@@ -111,7 +112,7 @@ describe('ShardExecutor: ONNX Runtime in runner processes', () => {
     expect(error.retryable).toBe(true);
     expect(e.pids()).toHaveLength(1);
     await e.close();
-    await failure(busy);
+    await busy;
   });
 
   it('stops a shard that overruns its time limit, kills its runner, and says it may be retried', async () => {
