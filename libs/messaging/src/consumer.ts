@@ -17,7 +17,7 @@ export interface DurableConsumerOptions<T> {
   readonly filterSubject?: string;
   /** Turns a message into the handler's input; throw MalformedMessageError to park it at once. */
   readonly decode: (msg: JsMsg) => T;
-  /** Handles one message; resolve to ack, throw to retry later. */
+  /** Handles one message; resolve to ack, throw to retry later (MalformedMessageError: park it at once, as no retry can help). */
   readonly handler: (input: T, msg: JsMsg) => Promise<void>;
   /** Messages acknowledged without calling the handler (not the types it handles): no span, counted as skipped. */
   readonly skip?: (input: T) => boolean;
@@ -151,7 +151,8 @@ export async function runDurableConsumer<T>(options: DurableConsumerOptions<T>):
       inProgress.delete(msg);
       metrics.failed((performance.now() - started) / 1000);
       options.onError?.(error, msg);
-      if (msg.info.deliveryCount >= maxDeliver) await parkIt(msg, `failed ${maxDeliver} times, last: ${(error as Error)?.message ?? String(error)}`);
+      if (error instanceof MalformedMessageError) await parkIt(msg, error.message);
+      else if (msg.info.deliveryCount >= maxDeliver) await parkIt(msg, `failed ${maxDeliver} times, last: ${(error as Error)?.message ?? String(error)}`);
       else msg.nak(backoff(msg.info.deliveryCount));
     }
   };

@@ -1,7 +1,7 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import { PARKED_STREAM, streamOfFamily } from '@weai/contracts';
 import { nodeCameOnline } from '@weai/eventstore/src/testing/fixtures';
-import { type Bus, PARK_HEADERS, type ReceivedEvent, type RunningConsumer, connectBus, decodeEvent, ensureStreams, runDurableConsumer } from '../src';
+import { type Bus, MalformedMessageError, PARK_HEADERS, type ReceivedEvent, type RunningConsumer, connectBus, decodeEvent, ensureStreams, runDurableConsumer } from '../src';
 import { type TestNatsServer, startNatsServer } from '../src/testing/nats-server';
 import { publishAsRelay } from '../src/testing/publish';
 import { eventually, readWholeStream } from '../src/testing/streams';
@@ -95,6 +95,26 @@ describe('durable consumer', () => {
       expect.stringMatching(/data\.at/),
     ]);
     expect(run.parked.every((p) => p.msg.info.deliveryCount === 1)).toBe(true);
+    // Terminated, not merely copied: nothing is left to come back after the ack wait.
+    await eventually(async () => (await bus.jsm.consumers.info(streamOfFamily('nodes'), 'test-consumer')).num_ack_pending === 0, 'the parked messages terminated', 5000);
+  });
+
+  it('parks at once, without retries, a message its handler finds malformed (MalformedMessageError)', async () => {
+    let calls = 0;
+    const run = await consume(
+      async (r) => {
+        if ((r.event.data as { nodeId: string }).nodeId !== 'unknown') return;
+        calls++;
+        throw new MalformedMessageError('no such thing, nor will there be');
+      },
+      { handled: 1, parked: 1 },
+      { maxDeliver: 1000 },
+    );
+    await publishAsRelay(bus, nodeCameOnline('unknown'));
+    await publishAsRelay(bus, nodeCameOnline('after'));
+    await run.done;
+    expect(calls).toBe(1);
+    expect(run.parked.map((p) => [p.reason, p.msg.info.deliveryCount])).toEqual([['no such thing, nor will there be', 1]]);
   });
 
   it('keeps the lease of a handler that runs longer than the ack wait: delivered once', async () => {

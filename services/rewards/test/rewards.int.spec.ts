@@ -3,13 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestMicroservice } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { JsMsg } from '@nats-io/jetstream';
 import { type JsonRpcProvider, Wallet, parseEther } from 'ethers';
 import { PayoutClient, WEBI, WebiTokenClient, chainConfigFromEnv, connectChain, deployPayout, deployWebi, withdrawalNonce } from '@weai/chain';
-import { REWARDS_RPC, type WeaiEvent } from '@weai/contracts';
+import { PARKED_STREAM, REWARDS_RPC, type WeaiEvent, streamOfFamily } from '@weai/contracts';
 import type { EventStore } from '@weai/eventstore';
-import { type Bus, JetStreamServer, RpcError, connectBus, ensureStreams, requestJson } from '@weai/messaging';
+import { type Bus, JetStreamServer, PARK_HEADERS, RpcError, connectBus, decodeEvent, ensureStreams, requestJson } from '@weai/messaging';
 import { type TestNatsServer, startNatsServer } from '@weai/messaging/src/testing/nats-server';
-import { eventually } from '@weai/messaging/src/testing/streams';
+import { eventually, readWholeStream } from '@weai/messaging/src/testing/streams';
 import { EVENT_STORE, serviceConfigFromEnv } from '@weai/runtime';
 import type { AuditReport } from '../src/application/audit';
 import type { WithdrawalRow } from '../src/application/ledger.read-model';
@@ -287,5 +288,23 @@ describe('rewards service (real NATS, SQLite and an EVM over JSON-RPC)', () => {
     expect(await accounts()).toMatchObject({ 'owner:owner-a': String(balance), 'withdrawals:in-flight': '0' });
     expect(await typesIn('owner-a', 'expires')).toEqual(['WithdrawalRequested', 'WithdrawalFailed']);
     expect((await rpc<AuditReport>(REWARDS_RPC.check, {})).ok).toBe(true);
+  });
+
+  it('parks at once a WithdrawalRequested that its ledger does not hold, paying nothing', async () => {
+    const store = app!.get<EventStore>(EVENT_STORE);
+    const head = await store.headPosition();
+    const forged = { withdrawalId: 'forged', ownerId: 'owner-b', amount: '5000', payoutAddress: owners.b.address, nonce: '7', deadline: '9999999999' };
+    // Position 1: the ledger projection, long past it, skips it as a re-publish; the saga still gets it.
+    const { metadata } = await publishAs(bus, 'rewards', { type: 'WithdrawalRequested', data: forged, metadata: meta() } as WeaiEvent, 'rewards-owner-owner-b');
+    let copy: JsMsg | undefined;
+    await eventually(async () => {
+      copy = (await readWholeStream(bus.js, bus.jsm, PARKED_STREAM)).find((m) => m.subject === 'weai.parked.rewards-withdrawal-saga' && decodeEvent(m).event.metadata.eventId === metadata.eventId);
+      return copy !== undefined;
+    }, 'the forged withdrawal parked', 10_000);
+    expect(copy!.headers?.get(PARK_HEADERS.reason)).toMatch(/not in the owner's ledger/);
+    const saga = await bus.jsm.consumers.info(streamOfFamily('rewards'), 'rewards-withdrawal-saga');
+    expect(saga.num_ack_pending).toBe(0);
+    expect(await redemptionsOf('owner-b', 'forged')).toBe(0);
+    expect(await store.headPosition()).toBe(head);
   });
 });

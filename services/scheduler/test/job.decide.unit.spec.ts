@@ -172,10 +172,19 @@ describe('job decider', () => {
         out('ShardFailed', { ...s1, replica: 0, nodeId: 'n1', reason: 'model does not load', retryable: true }),
         out('ShardDispatched', { ...s1, replica: 0, attempt: 2 }),
       ]);
-      spec_.given(started()).when(cmd({ type: 'RecordFailure', data: { ...f, attempt: 3 } })).then([
+      const third = [...started(), ev('ShardDispatched', { ...s1, replica: 0, attempt: 2 }), ev('ShardDispatched', { ...s1, replica: 0, attempt: 3 })];
+      spec_.given(third).when(cmd({ type: 'RecordFailure', data: { ...f, attempt: 3 } })).then([
         out('ShardFailed', { ...s1, replica: 0, nodeId: 'n1', reason: 'model does not load (after 3 attempts)', retryable: false }),
         out('JobFailed', { ...ids, reason: 'shard 1 failed: model does not load (after 3 attempts)' }),
       ]);
+    });
+
+    it('ignores a failure of an attempt or a replica that was never dispatched, and a stale one', () => {
+      const f = { shardIndex: 1, nodeId: 'n1', reason: 'forged', retryable: false };
+      const s1 = { ...ids, shardIndex: 1, shardId: 'j1-1' };
+      spec_.given(started()).when(cmd({ type: 'RecordFailure', data: { ...f, replica: 0, attempt: 3 } })).then([]);
+      spec_.given(started()).when(cmd({ type: 'RecordFailure', data: { ...f, replica: 1, attempt: 1 } })).then([]);
+      spec_.given([...started(), ev('ShardDispatched', { ...s1, replica: 0, attempt: 2 })]).when(cmd({ type: 'RecordFailure', data: { ...f, replica: 0, attempt: 1 } })).then([]);
     });
 
     it('completes only when every shard is validated', () => {

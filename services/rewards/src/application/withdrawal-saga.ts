@@ -1,6 +1,7 @@
 import { getAddress } from 'ethers';
 import { type Redemption, RedemptionFailedError, VoucherRejectedError, type WithdrawalVoucher } from '@weai/chain';
 import type { EventOfType } from '@weai/contracts';
+import { MalformedMessageError } from '@weai/messaging';
 import type { Withdrawal } from '../domain/owner';
 import type { OwnerCommand } from '../domain/owner.decide';
 import { commandMetadata } from './metadata';
@@ -61,7 +62,9 @@ export class WithdrawalSaga {
     const { ownerId, withdrawalId } = e.data;
     const state = await this.ledger.load(ownerId);
     const w = state.status === 'active' ? state.withdrawals.get(withdrawalId) : undefined;
-    if (!w) throw new Error(`withdrawal ${ownerId}/${withdrawalId} is not in the owner's ledger`);
+    // The event comes from this service's own store, so no later delivery will find it either (a
+    // forged or corrupt message): parked at once instead of retried for hours.
+    if (!w) throw new MalformedMessageError(`withdrawal ${ownerId}/${withdrawalId} is not in the owner's ledger`);
     if (w.status !== 'requested') return 'closed';
     const voucher: WithdrawalVoucher = { owner: w.payoutAddress, amount: w.amount, nonce: BigInt(w.nonce), deadline: BigInt(w.deadline) };
     const started = performance.now();

@@ -17,8 +17,10 @@ interface ResultHeaders {
 }
 
 function int(msg: JsMsg, name: string): number {
-  const v = Number(msg.headers?.get(name));
-  if (!Number.isSafeInteger(v) || v < 0) throw new MalformedMessageError(`result ${msg.seq}: header ${name} must be a non-negative integer`);
+  // Decimal digits only: Number() reads a missing header ('') as 0, and takes '0x10' or '1e3' too.
+  const raw = msg.headers?.get(name) ?? '';
+  const v = Number(raw);
+  if (!/^(0|[1-9][0-9]*)$/.test(raw) || !Number.isSafeInteger(v)) throw new MalformedMessageError(`result ${msg.seq}: header ${name} must be a non-negative integer`);
   return v;
 }
 
@@ -28,9 +30,14 @@ function text(msg: JsMsg, name: string): string {
   return v;
 }
 
-/** Checks a result message's headers; throws MalformedMessageError (the message is parked). */
+/**
+ * Checks a result message's headers, and that they name the result its subject does (earlier
+ * replicas are read back by subject); throws MalformedMessageError (the message is parked).
+ */
 export function resultHeaders(msg: JsMsg): ResultHeaders {
-  return { jobId: text(msg, RESULT_HEADERS.job), shardIndex: int(msg, RESULT_HEADERS.shard), replica: int(msg, RESULT_HEADERS.replica), attempt: int(msg, RESULT_HEADERS.attempt), nodeId: text(msg, RESULT_HEADERS.node) };
+  const h = { jobId: text(msg, RESULT_HEADERS.job), shardIndex: int(msg, RESULT_HEADERS.shard), replica: int(msg, RESULT_HEADERS.replica), attempt: int(msg, RESULT_HEADERS.attempt), nodeId: text(msg, RESULT_HEADERS.node) };
+  if (msg.subject !== resultSubject(h.jobId, h.shardIndex, h.replica)) throw new MalformedMessageError(`result ${msg.seq}: its headers name another result than its subject ${msg.subject}`);
+  return h;
 }
 
 /**

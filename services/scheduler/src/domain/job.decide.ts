@@ -131,7 +131,9 @@ export function decideJob(command: JobCommand, state: JobState): Decided[] {
       const f = command.data;
       const shard = s?.shards[f.shardIndex];
       if (!s || !shard || shard.phase !== 'pending') return [];
-      if (f.attempt < (shard.attempts[f.replica] ?? 1)) return [];
+      // Only the attempt last dispatched may fail: an older one is stale, and a later attempt or a
+      // replica never dispatched was nobody's work (one such report would otherwise fail the job).
+      if (f.replica >= shard.replicas || f.attempt !== (shard.attempts[f.replica] ?? 1)) return [];
       const failed: Decided = { type: 'ShardFailed', data: { ...ref(s, f.shardIndex), replica: f.replica, ...(f.nodeId ? { nodeId: f.nodeId } : {}), reason: f.reason, retryable: true } };
       if (f.attempt < MAX_ATTEMPTS) return [failed, { type: 'ShardDispatched', data: { ...ref(s, f.shardIndex), replica: f.replica, attempt: f.attempt + 1 } }];
       return failShard(s, f.shardIndex, `${f.reason} (after ${f.attempt} attempts)`, f);
