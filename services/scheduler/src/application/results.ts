@@ -1,4 +1,4 @@
-import type { JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import { DeliverPolicy, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { RESULTS_STREAM, RESULT_HEADERS, resultSubject } from '@weai/contracts';
 import { type ContentStore, MalformedMessageError } from '@weai/messaging';
 import { type Tensor, agreeWithin, decodeTensor, sha256 } from '@weai/tensors';
@@ -46,7 +46,13 @@ export function resultHeaders(msg: JsMsg): ResultHeaders {
  * records it, validates the shard, or asks for another replica.
  */
 export class ResultHandler {
-  private readonly outputs = new Map<string, Tensor>();
+  /**
+   * Outputs of the shards being validated, by shard (`job.shard`) and output hash. By hash, not by
+   * replica: a replica can be reported by two nodes (a lease that expired on a slow node, then ran
+   * elsewhere); only the first result counts, and a later one of another output must not stand in
+   * for it when the next replica is compared (a cheater's result was accepted so).
+   */
+  private readonly outputs = new Map<string, Map<string, Tensor>>();
 
   constructor(
     private readonly jobs: JobRepository,
@@ -81,7 +87,8 @@ export class ResultHandler {
     }
     const node = await this.nodes.get(h.nodeId);
     if (!node) throw new Error(`node ${h.nodeId} is not known yet; retrying`);
-    this.outputs.set(`${h.jobId}.${h.shardIndex}.${h.replica}`, output);
+    const shardKey = `${h.jobId}.${h.shardIndex}`;
+    this.outputs.set(shardKey, (this.outputs.get(shardKey) ?? new Map<string, Tensor>()).set(outputHash, output));
     const { state: after } = await this.jobs.executeWith(h.jobId, async (current) => {
       if (current.status !== 'running') return undefined;
       const pending = current.shards[h.shardIndex];
@@ -89,7 +96,7 @@ export class ResultHandler {
       // Compared inside the job's turn: a replica decided meanwhile is compared too.
       const agreesWith: number[] = [];
       for (const earlier of pending.results) {
-        const other = await this.replicaOutput(h.jobId, h.shardIndex, earlier.replica);
+        const other = await this.replicaOutput(h.jobId, h.shardIndex, earlier.replica, earlier.outputHash);
         if (other && agreeWithin(output, other, current.spec.redundancy.tolerance)) agreesWith.push(earlier.replica);
       }
       return {
@@ -108,7 +115,7 @@ export class ResultHandler {
       };
     });
     if (after.status !== 'running' || after.shards[h.shardIndex]?.phase !== 'pending') {
-      for (let r = 0; r < 16; r++) this.outputs.delete(`${h.jobId}.${h.shardIndex}.${r}`);
+      this.outputs.delete(shardKey);
     }
   }
 
@@ -121,13 +128,28 @@ export class ResultHandler {
     return decodeTensor(bytes);
   }
 
-  /** The output of an earlier replica, from memory or from the results stream. */
-  async replicaOutput(jobId: string, shardIndex: number, replica: number): Promise<Tensor | undefined> {
-    const key = `${jobId}.${shardIndex}.${replica}`;
-    const cached = this.outputs.get(key);
+  /**
+   * The output an earlier replica's recorded result carries (`outputHash`), from memory or from the
+   * results stream: the replica subject's last message when it is that result (the usual case),
+   * else the subject's messages in order until it.
+   */
+  async replicaOutput(jobId: string, shardIndex: number, replica: number, outputHash: string): Promise<Tensor | undefined> {
+    const cached = this.outputs.get(`${jobId}.${shardIndex}`)?.get(outputHash);
     if (cached) return cached;
-    const stored = await this.jsm.direct.getMessage(RESULTS_STREAM, { last_by_subj: resultSubject(jobId, shardIndex, replica) }).catch(() => null);
-    if (!stored) return undefined;
-    return this.outputOf({ data: stored.data, headers: stored.header }, stored.header.get(RESULT_HEADERS.output) ?? '').catch(() => undefined);
+    const subject = resultSubject(jobId, shardIndex, replica);
+    const last = await this.jsm.direct.getMessage(RESULTS_STREAM, { last_by_subj: subject }).catch(() => null);
+    if (last && last.header.get(RESULT_HEADERS.output) === outputHash) return this.outputOf({ data: last.data, headers: last.header }, outputHash).catch(() => undefined);
+    if (!last) return undefined;
+    const consumer = await this.jsm.jetstream().consumers.get(RESULTS_STREAM, { deliver_policy: DeliverPolicy.All, filter_subjects: subject });
+    const messages = await consumer.consume({ max_messages: 64 });
+    try {
+      for await (const m of messages) {
+        if (m.headers?.get(RESULT_HEADERS.output) === outputHash) return await this.outputOf(m, outputHash).catch(() => undefined);
+        if (m.info.pending === 0) break;
+      }
+    } finally {
+      await messages.close();
+    }
+    return undefined;
   }
 }
