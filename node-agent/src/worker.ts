@@ -338,15 +338,16 @@ export class ShardWorker {
 
   private async handle(msg: JsMsg): Promise<void> {
     const work = parseWork(msg);
+    // Terminated without a reason: nats-server 2.9 ignores `+TERM <reason>`, and the item came back every lease.
     if (!work) {
-      msg.term('malformed work item');
+      msg.term();
       return;
     }
     const key = `${work.jobId}.${work.shard}`;
     if (this.options.jobStatus) {
       const status = await this.options.jobStatus.get(work.jobId).catch(() => null);
       if (status && status.operation === 'PUT') {
-        msg.term(`job ${status.string()}`);
+        msg.term(); // the job ended: nobody needs this item any more
         return;
       }
     }

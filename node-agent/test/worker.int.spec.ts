@@ -1,6 +1,7 @@
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { DeliverPolicy } from '@nats-io/jetstream';
-import { RESULTS_STREAM, RESULT_HEADERS, WORK_HEADERS, shardSubject } from '@weai/contracts';
+import { JOB_STATUS_BUCKET, RESULTS_STREAM, RESULT_HEADERS, SHARDS_STREAM, WORK_HEADERS, shardSubject } from '@weai/contracts';
+import { Kvm } from '@nats-io/kv';
 import { type Bus, ContentStore, connectBus, ensureStreams } from '@weai/messaging';
 import { type TestNatsServer, startNatsServer } from '@weai/messaging/src/testing/nats-server';
 import { encodeTensor, float32Tensor, sha256 } from '@weai/tensors';
@@ -95,6 +96,20 @@ describe('ShardWorker: taking work items', () => {
     }
     expect([...a, ...b].filter((e) => e.kind === 'skipped').every((e) => e.kind === 'skipped' && /holds this node/.test(e.reason))).toBe(true);
   }, 90_000);
+
+  it('given a work item of a job that has ended, when a node takes it, then it leaves the queue for good without running', async () => {
+    const jobStatus = await new Kvm(bus.js).create(JOB_STATUS_BUCKET, { history: 1 });
+    await jobStatus.put('job-ended', 'completed');
+    const events: WorkerEvent[] = [];
+    const worker = new ShardWorker({ js: bus.js, jsm: bus.jsm, objects, executor, nodeId: 'node-a', classes: ['cpu.generic'], slots: 1, leaseMs: 1000, jobStatus, onEvent: (e) => events.push(e) });
+    workers.push(worker);
+    await worker.start();
+    await publishItem('job-ended', 0, 0);
+    // Gone from the work queue (a work-queue stream drops what its consumer terminated), not held or handed out again.
+    for (let i = 0; i < 300 && (await bus.jsm.streams.info(SHARDS_STREAM)).state.messages > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect((await bus.jsm.streams.info(SHARDS_STREAM)).state.messages).toBe(0);
+    expect(events.filter((e) => e.kind === 'started')).toEqual([]);
+  });
 
   it('given the work queue subscription ends under it (as the client library does on some fail-over errors), when work arrives, then the node subscribes again and runs it', async () => {
     const events: WorkerEvent[] = [];
