@@ -87,7 +87,14 @@ export async function connectBus(options: ConnectionOptions & { name: string }):
       { cause: error },
     );
   }
-  const jsm = await jetstreamManager(nc);
+  let jsm: JetStreamManager;
+  try {
+    jsm = await jetstreamManager(nc);
+  } catch (error) {
+    // JetStream not answering (yet): a caller that tries again must not leave this connection reconnecting forever.
+    await nc.close().catch(() => undefined);
+    throw error;
+  }
   return {
     nc,
     js: jetstream(nc),

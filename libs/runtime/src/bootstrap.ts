@@ -4,7 +4,8 @@ import { type Server, createServer } from 'node:http';
 import { dirname } from 'node:path';
 import { ConsoleLogger, type INestMicroservice, type LogLevel, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { type Bus, JetStreamServer, connectBus, ensureStreams, renderMetrics, startTelemetry } from '@weai/messaging';
+import { type Bus, JetStreamServer, ensureStreams, renderMetrics, startTelemetry } from '@weai/messaging';
+import { type BootWait, bootWait } from './boot-wait';
 import { ConfigError, type ServiceConfig } from './config';
 import { collectProcessMetrics } from './metrics';
 
@@ -12,20 +13,25 @@ import { collectProcessMetrics } from './metrics';
  * Starts a service as a Nest microservice on the JetStream transport: starts telemetry (traces
  * to OTLP when configured, see `startTelemetry`), connects the bus, makes sure the streams exist,
  * builds the app module with the bus, listens, and shuts down cleanly on SIGINT/SIGTERM (queued
- * spans are flushed last).
+ * spans are flushed last). Until it listens it waits for NATS and JetStream (`bootWait`, up to
+ * `config.bootWaitMs`): servers started at the same time, or a cluster electing its leaders, do
+ * not make it exit.
  */
 export async function bootstrapService(config: ServiceConfig, appModule: (bus: Bus) => Type<unknown> | import('@nestjs/common').DynamicModule): Promise<INestMicroservice> {
   const telemetry = startTelemetry(`weai-${config.name}`);
   for (const url of [config.readModelUrl, config.eventStore.type === 'sqlite' ? `sqlite:${config.eventStore.path}` : '']) {
     if (url.startsWith('sqlite:')) mkdirSync(dirname(url.slice('sqlite:'.length)), { recursive: true });
   }
-  const bus = await connectBus({ servers: config.natsServers, name: `weai-${config.name}` });
-  await retryDuringFailover(() => ensureStreams(bus.jsm, config.streamReplicas), 'ensuring the streams');
+  // Configuration errors first: they must not wait for NATS.
   const logger = loggerFromEnv(process.env);
+  const healthPort = healthPortFromEnv(process.env);
+  const boot = bootWait({ servers: config.natsServers, waitMs: config.bootWaitMs });
+  const connected = await connectServiceBus(config, boot);
+  // Nest modules create their durable consumers while the app starts: those calls wait too.
+  const bus = boot.patient(connected);
   const app = await NestFactory.createMicroservice(appModule(bus), { strategy: new JetStreamServer(bus), ...(logger ? { logger } : {}) });
   app.enableShutdownHooks();
-  await app.listen();
-  const healthPort = healthPortFromEnv(process.env);
+  await app.listen().finally(() => boot.end());
   const health = healthPort === undefined ? undefined : await startHealthServer(bus, healthPort);
   const close = async () => {
     await new Promise((r) => (health ? health.close(r) : r(undefined)));
@@ -38,22 +44,16 @@ export async function bootstrapService(config: ServiceConfig, appModule: (bus: B
   return app;
 }
 
-/**
- * Runs a JetStream call again while it times out, for up to `forMs`: a replica that starts while a
- * cluster elects new stream leaders (a server just died) waits for them instead of exiting.
- */
-export async function retryDuringFailover<T>(call: () => Promise<T>, what: string, forMs = 60_000): Promise<T> {
-  const deadline = Date.now() + forMs;
-  for (;;) {
-    try {
-      return await call();
-    } catch (error) {
-      const timedOut = (error as Error)?.name === 'TimeoutError' || /timeout/i.test((error as Error)?.message ?? '');
-      if (!timedOut || Date.now() > deadline) throw error;
-      process.stderr.write(`${what}: JetStream did not answer (a cluster fail-over?); trying again\n`);
-      await new Promise((r) => setTimeout(r, 500));
-    }
+/** Connects a service's bus and makes sure the streams exist, waiting for NATS and JetStream as long as `boot` allows. */
+export async function connectServiceBus(config: Pick<ServiceConfig, 'name' | 'streamReplicas'>, boot: BootWait): Promise<Bus> {
+  const bus = await boot.connect(`weai-${config.name}`);
+  try {
+    await boot.retry('ensuring the streams', () => ensureStreams(bus.jsm, config.streamReplicas));
+  } catch (error) {
+    await bus.nc.close().catch(() => undefined);
+    throw error;
   }
+  return bus;
 }
 
 /**

@@ -16,6 +16,8 @@ export interface ServiceConfig {
   readonly readModelUrl: string;
   /** JetStream replicas for the streams this service creates (3 on a cluster). */
   readonly streamReplicas: number;
+  /** How long boot waits for NATS and JetStream to answer before the process exits (`WEAI_BOOT_WAIT_MS`). */
+  readonly bootWaitMs: number;
 }
 
 /** A configuration error names the variable and what is wrong with it. */
@@ -32,13 +34,14 @@ export function serviceConfigFromEnv(env: NodeJS.ProcessEnv, name: string, famil
     throw new ConfigError(`READ_MODEL_URL must be sqlite:<path> or postgres://…, got ${JSON.stringify(readModelUrl)}`);
   }
   const replicas = streamReplicasFromEnv(env);
+  const bootWaitMs = bootWaitMsFromEnv(env);
   let eventStore: EventStoreConfig;
   try {
     eventStore = eventStoreConfigFromEnv(env, join(dataDir, `${name}.sqlite`));
   } catch (error) {
     throw new ConfigError((error as Error).message);
   }
-  return { name, family, natsServers: natsServersFromEnv(env), eventStore, readModelUrl, streamReplicas: replicas };
+  return { name, family, natsServers: natsServersFromEnv(env), eventStore, readModelUrl, streamReplicas: replicas, bootWaitMs };
 }
 
 /**
@@ -74,4 +77,22 @@ export function streamReplicasFromEnv(env: NodeJS.ProcessEnv): number {
   const replicas = Number(env['WEAI_STREAM_REPLICAS'] ?? 1);
   if (![1, 3, 5].includes(replicas)) throw new ConfigError(`WEAI_STREAM_REPLICAS must be 1, 3 or 5, got ${env['WEAI_STREAM_REPLICAS']}`);
   return replicas;
+}
+
+/** Default of `WEAI_BOOT_WAIT_MS`: two minutes, longer than a cluster takes to elect its leaders. */
+export const DEFAULT_BOOT_WAIT_MS = 120_000;
+
+/**
+ * `WEAI_BOOT_WAIT_MS`: how long a service waits at boot for NATS to accept its connection and
+ * JetStream to answer (servers still starting, a cluster electing its meta leader) before it
+ * exits; default 120000, 0 tries once.
+ */
+export function bootWaitMsFromEnv(env: NodeJS.ProcessEnv): number {
+  const raw = env['WEAI_BOOT_WAIT_MS'];
+  if (raw === undefined || raw.trim() === '') return DEFAULT_BOOT_WAIT_MS;
+  const ms = Number(raw.trim());
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(ms)) {
+    throw new ConfigError(`WEAI_BOOT_WAIT_MS must be a whole number of milliseconds, 0 or more, got ${JSON.stringify(raw)}`);
+  }
+  return ms;
 }

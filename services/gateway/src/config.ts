@@ -1,7 +1,7 @@
 import { type KeyObject, createHash, createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { ID_PATTERN } from '@weai/contracts';
 import { natsServersFromEnv, sealingFromEnv } from '@weai/messaging';
-import { ConfigError, readSecretFile, streamReplicasFromEnv } from '@weai/runtime';
+import { ConfigError, bootWaitMsFromEnv, readSecretFile, streamReplicasFromEnv } from '@weai/runtime';
 
 /** A partner or operator allowed in, known only by the SHA-256 of its key: the key itself is not kept. */
 export interface KeyCredential {
@@ -44,6 +44,8 @@ export interface GatewayConfig {
   readonly natsServers: string[];
   /** Copies JetStream keeps of the buckets the gateway creates (`WEAI_STREAM_REPLICAS`). */
   readonly streamReplicas: number;
+  /** How long the gateway waits at boot for NATS and JetStream (`WEAI_BOOT_WAIT_MS`); default DEFAULT_BOOT_WAIT_MS. */
+  readonly bootWaitMs?: number;
   readonly host: string;
   readonly port: number;
   /** Largest object `POST /v1/objects` accepts, in bytes. */
@@ -93,6 +95,7 @@ export function gatewayConfigFromEnv(env: NodeJS.ProcessEnv, warn: (message: str
   return {
     natsServers: natsServersFromEnv(env),
     streamReplicas: streamReplicasFromEnv(env),
+    bootWaitMs: bootWaitMsFromEnv(env),
     host,
     port: integer(env, 'GATEWAY_PORT', 8080, 0, 65_535),
     maxUploadBytes: integer(env, 'GATEWAY_MAX_UPLOAD_BYTES', DEFAULT_MAX_UPLOAD_BYTES, 1, Number.MAX_SAFE_INTEGER),

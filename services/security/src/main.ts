@@ -1,7 +1,7 @@
 import { connect, nkeyAuthenticator } from '@nats-io/transport-node';
 import { openEventStore } from '@weai/eventstore';
 import { busSecurityFromEnv } from '@weai/messaging';
-import { bootstrapService, serviceConfigFromEnv } from '@weai/runtime';
+import { bootWait, bootstrapService, serviceConfigFromEnv } from '@weai/runtime';
 import { NatsConfigWriter } from './application/nats-config';
 import { RegistryReader } from './application/registry.reader';
 import { KeyRing } from './application/key-ring';
@@ -15,15 +15,18 @@ async function main(): Promise<void> {
   // The users file must hold this service's own key before it can connect: render it from the store first.
   const store = await openEventStore(config.eventStore);
   const users = await new NatsConfigWriter(new RegistryReader(store), security).apply().finally(() => store.close());
-  const system = security.systemSeedFile
-    ? await connect({
-        servers: config.natsServers,
-        name: 'weai-security-audit',
-        ...busSecurityFromEnv(process.env),
-        inboxPrefix: '_INBOX.security-audit',
-        authenticator: nkeyAuthenticator(readSeedFile(security.systemSeedFile, 'SECURITY_SYS_NKEY_SEED_FILE')),
-        maxReconnectAttempts: -1,
-      })
+  const systemSeedFile = security.systemSeedFile;
+  const system = systemSeedFile
+    ? await bootWait({ servers: config.natsServers, waitMs: config.bootWaitMs }).retry('connecting the system user', () =>
+        connect({
+          servers: config.natsServers,
+          name: 'weai-security-audit',
+          ...busSecurityFromEnv(process.env),
+          inboxPrefix: '_INBOX.security-audit',
+          authenticator: nkeyAuthenticator(readSeedFile(systemSeedFile, 'SECURITY_SYS_NKEY_SEED_FILE')),
+          maxReconnectAttempts: -1,
+        }),
+      )
     : undefined;
   await bootstrapService(config, (bus) => SecurityModule.create(config, bus, { nats: security, audit: { system, serverLog: security.serverLog }, ...(keys ? { keys } : {}) }));
   process.stdout.write(
