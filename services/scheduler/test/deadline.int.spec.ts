@@ -6,6 +6,7 @@ import { JobRepository } from '../src/application/job.repository';
 import { commandMetadata } from '../src/application/metadata';
 import { RunningJobs } from '../src/application/running-jobs';
 import { toJobStreamId } from '../src/domain/job';
+import { submitTestJob, testJobSpec } from './support';
 
 const PG_URL = process.env['POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -35,16 +36,7 @@ describe('DeadlineWatcher: a leader elected after a fail-over fails the jobs it 
   });
 
   async function submit(jobs: JobRepository, jobId: string, deadline: number): Promise<void> {
-    const spec = {
-      modelHash: 'a'.repeat(64),
-      inputHash: 'c'.repeat(64),
-      shardSize: 1,
-      capability: 'cpu.generic',
-      deadline: new Date(deadline).toISOString(),
-      redundancy: { replicas: 1, spotCheckRate: 0, tolerance: 0 },
-      itemCount: 4,
-    };
-    await jobs.execute(jobId, { type: 'SubmitJob', data: { jobId, partnerId: 'partner-1', spec }, metadata: commandMetadata(new Date(now), `submit-${jobId}`) });
+    await submitTestJob(jobs, jobId, testJobSpec({ deadline: new Date(deadline).toISOString(), itemCount: 4 }), new Date(now));
   }
   const typesOf = async (jobId: string) => (await storeB.readStream(toJobStreamId(jobId))).map((e) => e.type);
 

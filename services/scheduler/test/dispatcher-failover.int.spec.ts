@@ -5,7 +5,7 @@ import { encodeTensor, float32Tensor, sha256 } from '@weai/tensors';
 import { DatasetCache } from '../src/application/datasets';
 import { Dispatcher } from '../src/application/dispatcher';
 import { JobRepository } from '../src/application/job.repository';
-import { commandMetadata } from '../src/application/metadata';
+import { submitTestJob, testJobSpec } from './support';
 
 /**
  * During a NATS server's loss every publish of a window times out. The first failure is passed on
@@ -31,16 +31,7 @@ describe('Dispatcher: a window of publishes failing at once', () => {
     const inputHash = sha256(encodeTensor(dataset));
     const datasets = new DatasetCache({} as ContentStore);
     datasets.remember(inputHash, dataset);
-    const spec = {
-      modelHash: 'a'.repeat(64),
-      inputHash,
-      shardSize: 1,
-      capability: 'cpu.generic',
-      deadline: new Date(Date.now() + 3_600_000).toISOString(),
-      redundancy: { replicas: 1, spotCheckRate: 0, tolerance: 0 },
-      itemCount: shards,
-    };
-    await jobs.execute('job-failover', { type: 'SubmitJob', data: { jobId: 'job-failover', partnerId: 'partner-1', spec }, metadata: commandMetadata(new Date(), 'submit-job-failover') });
+    await submitTestJob(jobs, 'job-failover', testJobSpec({ inputHash, itemCount: shards }));
     // The JetStream client as it behaves while its server is gone: every publish times out (each a little later than the one before).
     let published = 0;
     const js = { publish: () => new Promise((_, reject) => setTimeout(() => reject(Object.assign(new Error('timeout'), { name: 'TimeoutError' })), 5 + (published++ % 7))) } as unknown as JetStreamClient;

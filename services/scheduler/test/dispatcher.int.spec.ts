@@ -1,15 +1,15 @@
 import { SHARDS_STREAM, WORK_HEADERS } from '@weai/contracts';
 import { type EventStore, openSqlEventStore } from '@weai/eventstore';
-import { type Bus, ContentStore, connectBus, ensureStreams } from '@weai/messaging';
-import { type TestNatsServer, startNatsServer } from '@weai/messaging/src/testing/nats-server';
+import type { Bus, ContentStore } from '@weai/messaging';
 import { encodeTensor, float32Tensor, sha256 } from '@weai/tensors';
 import { DatasetCache } from '../src/application/datasets';
 import { Dispatcher } from '../src/application/dispatcher';
 import { JobRepository } from '../src/application/job.repository';
+import { type TestBus, startTestBus, submitTestJob, testJobSpec } from './support';
 import { commandMetadata } from '../src/application/metadata';
 
 describe('Dispatcher: a large job goes out a window at a time', () => {
-  let nats: TestNatsServer;
+  let net: TestBus;
   let bus: Bus;
   let store: EventStore;
   let jobs: JobRepository;
@@ -19,31 +19,19 @@ describe('Dispatcher: a large job goes out a window at a time', () => {
   const shards = 300;
 
   beforeEach(async () => {
-    nats = await startNatsServer();
-    bus = await connectBus({ servers: nats.url, name: 'dispatcher-test' });
-    await ensureStreams(bus.jsm);
-    objects = await ContentStore.open(bus.js);
+    net = await startTestBus('dispatcher-test');
+    ({ bus, objects } = net);
     store = await openSqlEventStore({ type: 'sqlite', path: ':memory:' });
     jobs = new JobRepository(store);
     datasets = new DatasetCache(objects);
     const dataset = float32Tensor([shards, 4], new Float32Array(shards * 4));
     const inputHash = sha256(encodeTensor(dataset));
     datasets.remember(inputHash, dataset);
-    const spec = {
-      modelHash: 'a'.repeat(64),
-      inputHash,
-      shardSize: 1,
-      capability: 'cpu.generic',
-      deadline: new Date(Date.now() + 3_600_000).toISOString(),
-      redundancy: { replicas: 1, spotCheckRate: 0, tolerance: 0 },
-      itemCount: shards,
-    };
-    await jobs.execute(jobId, { type: 'SubmitJob', data: { jobId, partnerId: 'partner-1', spec }, metadata: commandMetadata(new Date(), `submit-${jobId}`) });
+    await submitTestJob(jobs, jobId, testJobSpec({ inputHash, itemCount: shards }));
   });
   afterEach(async () => {
     await store.close();
-    await bus.close();
-    await nats.stop();
+    await net.stop();
   });
 
   /** Shard indexes of the work items in the queue, in queue order (a work queue takes no ordered consumer: read by sequence). */

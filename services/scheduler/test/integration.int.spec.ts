@@ -1,13 +1,13 @@
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { RESULT_HEADERS, resultSubject } from '@weai/contracts';
 import { type EventStore, openSqlEventStore } from '@weai/eventstore';
-import { type Bus, ContentStore, connectBus, ensureStreams } from '@weai/messaging';
-import { type TestNatsServer, startNatsServer } from '@weai/messaging/src/testing/nats-server';
+import type { Bus, ContentStore } from '@weai/messaging';
 import { concatItems, decodeTensor, encodeTensor, float32Tensor, sha256 } from '@weai/tensors';
 import { Integrator } from '../src/application/integration';
 import { JobRepository } from '../src/application/job.repository';
 import { commandMetadata } from '../src/application/metadata';
 import { toJobStreamId } from '../src/domain/job';
+import { type TestBus, startTestBus, submitTestJob, testJobSpec } from './support';
 
 /**
  * Two scheduler replicas share one event store, each with its job state in memory. The replica
@@ -15,7 +15,7 @@ import { toJobStreamId } from '../src/domain/job';
  * event to: the other one's memory is older than the event, and it must integrate all the same.
  */
 describe('Integrator: the last ShardValidated, handled by a replica that did not write it', () => {
-  let nats: TestNatsServer;
+  let net: TestBus;
   let bus: Bus;
   let store: EventStore;
   let objects: ContentStore;
@@ -23,31 +23,19 @@ describe('Integrator: the last ShardValidated, handled by a replica that did not
   const shards = 3;
 
   beforeEach(async () => {
-    nats = await startNatsServer();
-    bus = await connectBus({ servers: nats.url, name: 'integration-test' });
-    await ensureStreams(bus.jsm);
-    objects = await ContentStore.open(bus.js);
+    net = await startTestBus('integration-test');
+    ({ bus, objects } = net);
     store = await openSqlEventStore({ type: 'sqlite', path: ':memory:' });
   });
   afterEach(async () => {
     await store.close();
-    await bus.close();
-    await nats.stop();
+    await net.stop();
   });
 
   const outputOf = (shardIndex: number) => float32Tensor([1, 2], new Float32Array([shardIndex, shardIndex + 0.5]));
 
   async function submit(jobs: JobRepository): Promise<void> {
-    const spec = {
-      modelHash: 'a'.repeat(64),
-      inputHash: 'c'.repeat(64),
-      shardSize: 1,
-      capability: 'cpu.generic',
-      deadline: new Date(Date.now() + 3_600_000).toISOString(),
-      redundancy: { replicas: 1, spotCheckRate: 0, tolerance: 0 },
-      itemCount: shards,
-    };
-    await jobs.execute(jobId, { type: 'SubmitJob', data: { jobId, partnerId: 'partner-1', spec }, metadata: commandMetadata(new Date(), `submit-${jobId}`) });
+    await submitTestJob(jobs, jobId, testJobSpec({ itemCount: shards }));
   }
 
   /** What an agent and the replica that takes its result do: the output stored and published, the result recorded (a trusted node: validated at once). */

@@ -1,6 +1,7 @@
 import { type EventStore, openSqlEventStore } from '@weai/eventstore';
 import { JobRepository } from '../src/application/job.repository';
 import { commandMetadata } from '../src/application/metadata';
+import { submitTestJob, testJobSpec } from './support';
 
 /** The scheduler's jobs in memory against a real (SQLite) event store: ended jobs do not pile up. */
 describe('JobRepository: memory of ended jobs is bounded', () => {
@@ -10,16 +11,7 @@ describe('JobRepository: memory of ended jobs is bounded', () => {
   });
   afterEach(() => store.close());
 
-  const spec = {
-    modelHash: 'a'.repeat(64),
-    inputHash: 'c'.repeat(64),
-    shardSize: 1,
-    capability: 'cpu.generic',
-    deadline: new Date(Date.now() + 3_600_000).toISOString(),
-    redundancy: { replicas: 1, spotCheckRate: 0, tolerance: 0 },
-    itemCount: 2,
-  };
-  const submit = (jobs: JobRepository, jobId: string) => jobs.execute(jobId, { type: 'SubmitJob', data: { jobId, partnerId: 'partner-1', spec }, metadata: commandMetadata(new Date(), `submit-${jobId}`) });
+  const submit = (jobs: JobRepository, jobId: string) => submitTestJob(jobs, jobId, testJobSpec({ itemCount: 2 }));
   const cancel = (jobs: JobRepository, jobId: string) => jobs.execute(jobId, { type: 'CancelJob', data: { reason: 'test', by: 'partner-1' }, metadata: commandMetadata(new Date(), `cancel-${jobId}`) });
 
   it('given more ended jobs than it keeps, when another ends, then the oldest ended one is forgotten (and read again on demand); running jobs stay', async () => {

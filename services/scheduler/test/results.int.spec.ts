@@ -3,14 +3,13 @@ import { DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
 import { DataSource } from 'typeorm';
 import { RESULTS_STREAM, RESULT_HEADERS, resultSubject } from '@weai/contracts';
 import { type EventStore, openSqlEventStore } from '@weai/eventstore';
-import { type Bus, ContentStore, connectBus, ensureStreams } from '@weai/messaging';
-import { type TestNatsServer, startNatsServer } from '@weai/messaging/src/testing/nats-server';
+import type { Bus, ContentStore } from '@weai/messaging';
 import { encodeTensor, float32Tensor, sha256 } from '@weai/tensors';
 import { JobRepository } from '../src/application/job.repository';
-import { commandMetadata } from '../src/application/metadata';
 import { CreateSchedulerNodes1764400000000, NodeDirectory, NodeRecordEntity } from '../src/application/node-directory';
 import { ResultHandler } from '../src/application/results';
 import { toJobStreamId } from '../src/domain/job';
+import { type TestBus, startTestBus, submitTestJob, testJobSpec } from './support';
 
 /**
  * ResultHandler against a real NATS server and event store: what a result is compared with.
@@ -18,7 +17,7 @@ import { toJobStreamId } from '../src/domain/job';
  * only the first result counts, and the next replica must be compared with that one.
  */
 describe('ResultHandler: comparing a replica with the results the job recorded', () => {
-  let nats: TestNatsServer;
+  let net: TestBus;
   let bus: Bus;
   let store: EventStore;
   let objects: ContentStore;
@@ -26,10 +25,8 @@ describe('ResultHandler: comparing a replica with the results the job recorded',
   const jobId = 'job-duplicate-replica';
 
   beforeEach(async () => {
-    nats = await startNatsServer();
-    bus = await connectBus({ servers: nats.url, name: 'results-test' });
-    await ensureStreams(bus.jsm);
-    objects = await ContentStore.open(bus.js);
+    net = await startTestBus('results-test');
+    ({ bus, objects } = net);
     store = await openSqlEventStore({ type: 'sqlite', path: ':memory:' });
     readModel = await new DataSource({ type: 'better-sqlite3', database: ':memory:', entities: [NodeRecordEntity], migrations: [CreateSchedulerNodes1764400000000], migrationsRun: true }).initialize();
     // Three untrusted nodes of three owners.
@@ -38,8 +35,7 @@ describe('ResultHandler: comparing a replica with the results the job recorded',
   afterEach(async () => {
     await readModel.destroy();
     await store.close();
-    await bus.close();
-    await nats.stop();
+    await net.stop();
   });
 
   const honest = float32Tensor([1, 2], new Float32Array([0.25, 0.5]));
@@ -63,16 +59,7 @@ describe('ResultHandler: comparing a replica with the results the job recorded',
 
   it('given a cheater’s first replica and an honest late copy of it, when the verification replica agrees with the copy, then the shard is not validated on the cheater’s output', async () => {
     const jobs = new JobRepository(store);
-    const spec = {
-      modelHash: 'a'.repeat(64),
-      inputHash: 'c'.repeat(64),
-      shardSize: 1,
-      capability: 'cpu.generic',
-      deadline: new Date(Date.now() + 3_600_000).toISOString(),
-      redundancy: { replicas: 1, spotCheckRate: 0, tolerance: 1e-5 },
-      itemCount: 1,
-    };
-    await jobs.execute(jobId, { type: 'SubmitJob', data: { jobId, partnerId: 'partner-1', spec }, metadata: commandMetadata(new Date(), `submit-${jobId}`) });
+    await submitTestJob(jobs, jobId, testJobSpec({ redundancy: { replicas: 1, spotCheckRate: 0, tolerance: 1e-5 } }));
     const handler = new ResultHandler(jobs, new NodeDirectory(readModel), bus.jsm, objects);
 
     await report(handler, 'cheater', 0, shifted); // counts: replica 0, verification replica 1 asked for
@@ -89,16 +76,7 @@ describe('ResultHandler: comparing a replica with the results the job recorded',
 
   it('given a fresh handler (another scheduler replica, or a restart), when it compares, then it reads the recorded replica’s output from the stream, not the subject’s last message', async () => {
     const jobs = new JobRepository(store);
-    const spec = {
-      modelHash: 'a'.repeat(64),
-      inputHash: 'c'.repeat(64),
-      shardSize: 1,
-      capability: 'cpu.generic',
-      deadline: new Date(Date.now() + 3_600_000).toISOString(),
-      redundancy: { replicas: 1, spotCheckRate: 0, tolerance: 1e-5 },
-      itemCount: 1,
-    };
-    await jobs.execute(jobId, { type: 'SubmitJob', data: { jobId, partnerId: 'partner-1', spec }, metadata: commandMetadata(new Date(), `submit-${jobId}`) });
+    await submitTestJob(jobs, jobId, testJobSpec({ redundancy: { replicas: 1, spotCheckRate: 0, tolerance: 1e-5 } }));
     await report(new ResultHandler(jobs, new NodeDirectory(readModel), bus.jsm, objects), 'cheater', 0, shifted);
     await report(new ResultHandler(jobs, new NodeDirectory(readModel), bus.jsm, objects), 'honest-1', 0, honest);
     await report(new ResultHandler(new JobRepository(store), new NodeDirectory(readModel), bus.jsm, objects), 'honest-2', 1, honest);
