@@ -21,6 +21,8 @@ export const LEASE_MS = 15_000;
  * (the library's 30 s expiry, kept for agents for that reason; services pull every 10 s).
  */
 const STALL_AFTER_MS = 60_000;
+/** Longest wait (before the random share) before a work item this node refused is handed out again. */
+const REFUSAL_DELAY_MAX_MS = 2000;
 const STALL_CHECK_MS = 10_000;
 
 /**
@@ -359,10 +361,11 @@ export class ShardWorker {
     if (excluded || !this.ledger.begin(key, work.excludeNodes !== undefined)) {
       // A replica this node must leave to another node (the scheduler holds its result for the
       // shard), or a shard it is running or ran. Wait longer after each refusal (each is a delivery),
-      // and by a random amount: JetStream hands a redelivered item to the first waiting pull, and
-      // two nodes each refusing the item the other must run fell into step with equal delays —
-      // each got the wrong one again every round, for good (test/dashboard.e2e.spec.ts stalled so).
-      msg.nak(Math.round(Math.min(5000, 250 * msg.info.deliveryCount) * (0.5 + Math.random())));
+      // up to REFUSAL_DELAY_MAX_MS, and by a random amount: JetStream hands a redelivered item to the
+      // first waiting pull, and two nodes each refusing the item the other must run fell into step
+      // with equal delays — each got the wrong one again every round, for good (test/dashboard.e2e.spec.ts
+      // stalled so). The cap bounds the tail of a job's verification replicas (bench:jobs, fresh nodes).
+      msg.nak(Math.round(Math.min(REFUSAL_DELAY_MAX_MS, 100 * msg.info.deliveryCount) * (0.5 + Math.random())));
       this.options.onEvent?.({ kind: 'skipped', jobId: work.jobId, shard: work.shard, replica: work.replica, reason: excluded ? 'the scheduler holds this node’s result for it' : 'this node runs or ran the shard' });
       return;
     }
