@@ -81,11 +81,7 @@ export async function connectBus(options: ConnectionOptions & { name: string }):
     // Async stack traces cost two Error objects per request: a third of the relay's CPU.
     nc = await connect({ maxReconnectAttempts: -1, reconnectTimeWait: 500, noAsyncTraces: true, ...security, ...options });
   } catch (error) {
-    throw new Error(
-      `cannot connect to NATS at ${String(options.servers ?? '127.0.0.1:4222')} (${(error as Error).message}). ` +
-        'Start it with: nats-server -js (Debian: apt-get install nats-server)',
-      { cause: error },
-    );
+    throw new Error(`cannot connect to NATS at ${String(options.servers ?? '127.0.0.1:4222')} (${(error as Error).message}). ${connectHint(error)}`, { cause: error });
   }
   let jsm: JetStreamManager;
   try {
@@ -103,6 +99,17 @@ export async function connectBus(options: ConnectionOptions & { name: string }):
       if (!nc.isClosed()) await nc.drain();
     },
   };
+}
+
+/** What to do about a failed connect: the server refused who we are, the TLS handshake failed, or no server answered. */
+export function connectHint(error: unknown): string {
+  const e = error as { name?: string; message?: string; code?: string };
+  const text = `${e?.name ?? ''} ${e?.code ?? ''} ${e?.message ?? ''}`;
+  if (/authori[sz]ation|authentication|permission/i.test(text)) {
+    return 'The server refused this identity: check NATS_NKEY_SEED_FILE (the seed the security service issued, not revoked) and that the server runs with the users file.';
+  }
+  if (/tls|ssl|certificate|self[- ]signed/i.test(text)) return 'The TLS handshake failed: check NATS_TLS_CA (the CA that signed the server certificate) and the server URL (tls://).';
+  return 'Start it with: nats-server -js (Debian: apt-get install nats-server)';
 }
 
 /** NATS servers from the environment: `NATS_URL`, default 127.0.0.1:4222. */

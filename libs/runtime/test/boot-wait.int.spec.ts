@@ -153,7 +153,7 @@ describe('boot waits for NATS JetStream (WEAI_BOOT_WAIT_MS) instead of exiting',
     const out = bootLog();
     const boot = bootWait({ servers: [url], waitMs: 60_000, log: out.log });
     await expect(boot.retry('connecting', () => connectBus({ servers: url, name: 'boot-test', user: 'service', pass: 'wrong' }))).rejects.toThrow(
-      /cannot connect to NATS at .*Authorization Violation/,
+      /cannot connect to NATS at .*Authorization Violation.*The server refused this identity: check NATS_NKEY_SEED_FILE/,
     );
     expect(out.lines).toEqual([]);
   });
