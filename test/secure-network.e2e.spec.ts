@@ -10,6 +10,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createUser } from '@nats-io/nkeys';
 import { setSha256Backend } from '@nats-io/obj';
 import { Wallet } from 'ethers';
 import { type WeaiEvent, nodeIdOf, streamOfFamily } from '@weai/contracts';
@@ -18,6 +19,7 @@ import { eventually } from '@weai/messaging/src/testing/streams';
 import { referenceMlp } from '@weai/node-agent/src/onnx/reference-model';
 import { PartnerHttpClient } from '@weai/sdk';
 import { encodeTensor, sha256 } from '@weai/tensors';
+import { ownerIdOf } from '../services/gateway/src/auth/owner-id';
 import { KeyRing } from '../services/security/src/application/key-ring';
 import { type SecuredBus, startSecuredBus } from '../services/security/test/support';
 import { FAST_ENV } from './support/control-plane';
@@ -194,4 +196,37 @@ describe('the network on the authenticated bus (e2e): every service and the node
     expect((await post('/v1/owner/nodes', { publicKey, capabilityClasses }, token)).status).toBe(409);
     expect(other.agent.child.exitCode).toBeNull();
   }, 400_000);
+
+  it('an owner revokes a node it enrolled before the node ever registered; another owner is refused as for an unknown node', async () => {
+    const publicKey = createUser().getPublicKey();
+    const nodeId = nodeIdOf(publicKey);
+    const credentialId = `node-${nodeId}`;
+    const [token, otherToken] = [await signIn(owner), await signIn(otherOwner)];
+    const ownerId = ownerIdOf(owner.address);
+    const otherId = ownerIdOf(otherOwner.address);
+    expect((await post('/v1/owner/nodes', { publicKey, capabilityClasses: ['cpu.generic'] }, token)).status).toBe(201);
+    // The credential names the enrolling owner by its opaque id, never by its payout address.
+    const issued = (await securityEvents('CredentialIssued')).filter((d) => d['credentialId'] === credentialId);
+    expect(issued).toEqual([expect.objectContaining({ principalId: nodeId, ownerId })]);
+    expect(JSON.stringify(issued).toLowerCase()).not.toContain(owner.address.slice(2).toLowerCase());
+    // No other owner may take the key over, nor revoke it: the answer is exactly an unknown node's.
+    expect((await post('/v1/owner/nodes', { publicKey, capabilityClasses: ['cpu.generic', 'cpu.avx2'] }, otherToken)).status).toBe(409);
+    const revoke = (id: string, t: string) => post(`/v1/owner/nodes/${id}/revoke`, { reason: 'retired before first start' }, t);
+    const refused = await revoke(nodeId, otherToken);
+    const unknownId = nodeIdOf(createUser().getPublicKey());
+    const unknown = await revoke(unknownId, otherToken);
+    expect({ status: refused.status, body: await refused.json() }).toEqual({ status: 404, body: { error: { code: 'node.not-found', message: `no node ${nodeId} of yours` } } });
+    expect({ status: unknown.status, body: await unknown.json() }).toEqual({ status: 404, body: { error: { code: 'node.not-found', message: `no node ${unknownId} of yours` } } });
+    // Each refusal is audited against the owner who tried; nothing is revoked, nothing changed.
+    const deniedTo = async (resource: string) => (await sb.store.readStream(`audit-${otherId}`)).some((e) => e.type === 'AccessDenied' && (e.data as Record<string, unknown>)['resource'] === resource);
+    await eventually(async () => (await deniedTo(`node:${nodeId}`)) && (await deniedTo(`node:${unknownId}`)), "the other owner's refused revocations on record");
+    expect((await sb.store.readStream(`credential-${credentialId}`)).map((e) => e.type)).toEqual(['CredentialIssued']);
+
+    // The enrolling owner revokes it, though the node never registered; the key stays revoked.
+    expect(ofType(nodes.events, 'NodeRegistered').some((e) => e.data.nodeId === nodeId)).toBe(false);
+    const revoked = await revoke(nodeId, token);
+    expect({ status: revoked.status, body: await revoked.json() }).toEqual({ status: 200, body: { nodeId, revoked: true } });
+    expect(await securityEvents('CredentialRevoked')).toContainEqual({ credentialId, principalId: nodeId, reason: 'retired before first start' });
+    expect((await post('/v1/owner/nodes', { publicKey, capabilityClasses: ['cpu.generic'] }, token)).status).toBe(409);
+  }, 120_000);
 });

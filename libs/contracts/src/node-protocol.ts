@@ -103,6 +103,13 @@ export const NodeEnrolmentSchema = z
   .strict();
 export type NodeEnrolment = z.infer<typeof NodeEnrolmentSchema>;
 
+/** What the gateway sends on `SECURITY_RPC.enrolNode`: the owner's enrolment and who that owner is. */
+export const NodeEnrolmentRequestSchema = NodeEnrolmentSchema.extend({
+  /** The owner the gateway authenticated (its opaque id, never the payout address): recorded on the credential. */
+  ownerId: Id,
+}).strict();
+export type NodeEnrolmentRequest = z.infer<typeof NodeEnrolmentRequestSchema>;
+
 /** Revocation of an enrolled node's credential (`SECURITY_RPC.revokeNode`, gateway → security). */
 export const NodeRevocationSchema = z
   .object({
@@ -110,6 +117,12 @@ export const NodeRevocationSchema = z
     nodeId: Id,
     /** Why, for the record (`CredentialRevoked.reason`), e.g. "machine stolen". */
     reason: z.string().min(1).max(512),
+    /**
+     * The owner asking, when the gateway did not find the node registered to it: the credential is
+     * revoked only if this owner enrolled it, and otherwise refused as unknown (`credential.unknown`),
+     * so another owner's node id is never confirmed. Absent: the gateway checked the ownership itself.
+     */
+    ownerId: Id.optional(),
   })
   .strict();
 export type NodeRevocation = z.infer<typeof NodeRevocationSchema>;

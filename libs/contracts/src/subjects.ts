@@ -86,9 +86,9 @@ export const SECURITY_RPC = {
   issue: 'weai.rpc.security.issue',
   revoke: 'weai.rpc.security.revoke',
   list: 'weai.rpc.security.list',
-  /** A node owner's enrolment of a node key (`NodeEnrolmentSchema`): only the gateway may ask, for an owner it authenticated. */
+  /** A node owner's enrolment of a node key (`NodeEnrolmentRequestSchema`): only the gateway may ask, for an owner it authenticated. */
   enrolNode: 'weai.rpc.security.nodes.enrol',
-  /** A node owner's revocation of its own node's credential (`NodeRevocationSchema`): only the gateway may ask, after checking ownership. */
+  /** A node owner's revocation of its own node's credential (`NodeRevocationSchema`): only the gateway may ask, for a node registered to the owner or one it enrolled. */
   revokeNode: 'weai.rpc.security.nodes.revoke',
 } as const;
 

@@ -1,3 +1,4 @@
+import { CredentialIssued } from '@weai/contracts';
 import { DeciderSpecification, DomainError } from '@weai/decider';
 import type { CommandMetadata } from '@weai/eventstore';
 import { credentialDecider } from '../src/domain/credential.decide';
@@ -15,6 +16,14 @@ const issuedData = { credentialId: 'cred1', principalId: 'n1', role: 'node' as c
 const issued = { type: 'CredentialIssued', data: issuedData, metadata: eventMeta } as CredentialEvent;
 const revoked = { type: 'CredentialRevoked', data: { credentialId: 'cred1', principalId: 'n1', reason: 'laptop stolen' }, metadata: eventMeta } as CredentialEvent;
 const spec = DeciderSpecification.for(credentialDecider);
+// Node keys enrolled at the gateway: the owner's opaque id is recorded on the credential.
+const OWNER = 'o0123456789abcdef01234567';
+const OTHER_OWNER = 'ofedcba9876543210fedcba98';
+const enrol = (ownerId = OWNER) => ({ ...issue(), data: { ...issue().data, ownerId } });
+const enrolled = { type: 'CredentialIssued', data: { ...issuedData, ownerId: OWNER }, metadata: eventMeta } as CredentialEvent;
+const revokeAs = (ownerId: string) => ({ ...revoke, data: { ...revoke.data, ownerId } });
+/** Exactly the refusal of a credential that was never issued: nothing tells another owner the node exists. */
+const asUnknown = (error: unknown) => error instanceof DomainError && error.code === 'credential.unknown' && error.message === 'credential cred1 does not exist';
 
 describe('credential decider', () => {
   it('issues a credential with the permissions of the principal’s role, the public key and never a seed', () => {
@@ -49,6 +58,34 @@ describe('credential decider', () => {
   });
   it('refuses to revoke a credential that was never issued', () => {
     spec.given([]).when(revoke).thenThrows(DomainError, /does not exist/);
+  });
+  describe('the owner that enrolled a node key', () => {
+    it('is recorded on the credential', () => {
+      spec.given([]).when(enrol()).then([{ type: 'CredentialIssued', data: enrolled.data } as never]);
+    });
+    it('may enrol the key again (nothing recorded) and revoke it, registered or not', () => {
+      spec.given([enrolled]).when(enrol()).then([]);
+      spec.given([enrolled]).when(revokeAs(OWNER)).then([{ type: 'CredentialRevoked', data: revoked.data } as never]);
+      spec.given([enrolled, revoked]).when(revokeAs(OWNER)).then([]);
+    });
+    it('is the only owner that may revoke it: another is refused exactly as for an unknown credential', () => {
+      spec.given([]).when(revokeAs(OTHER_OWNER)).thenThrows(asUnknown);
+      spec.given([enrolled]).when(revokeAs(OTHER_OWNER)).thenThrows(asUnknown);
+      spec.given([enrolled, revoked]).when(revokeAs(OTHER_OWNER)).thenThrows(asUnknown);
+      // Enrolled before owners were recorded: no owner can show it is theirs (the gateway's registration check still can).
+      spec.given([issued]).when(revokeAs(OWNER)).thenThrows(asUnknown);
+    });
+    it('does not stop an operator (no owner on the command) from revoking it', () => {
+      spec.given([enrolled]).when(revoke).then([{ type: 'CredentialRevoked', data: revoked.data } as never]);
+    });
+    it('keeps another owner from enrolling the same key (it would change a node it does not own)', () => {
+      spec.given([enrolled]).when(enrol(OTHER_OWNER)).thenThrows(DomainError, /already exists/);
+      spec.given([enrolled]).when(issue()).then([]);
+    });
+    it('is optional in the event: one recorded before owners were still decodes', () => {
+      expect(CredentialIssued.schema.safeParse(issuedData).success).toBe(true);
+      expect(CredentialIssued.schema.safeParse(enrolled.data).success).toBe(true);
+    });
   });
   it('refuses a principal whose id is not a plain subject token', () => {
     spec.given([]).when({ ...issue(), data: { ...issue().data, principal: { ...node, principalId: 'n1.>' } } }).thenThrows(DomainError, /principal id/);

@@ -105,12 +105,16 @@ describe('security service handlers under malformed input (fast-check)', () => {
       // Only canonical classes may be enrolled: a plausible-looking class that is not one is refused too.
       fc.record({ value: fc.oneof(badValue, fc.constant([]), fc.constant(['a.b']), fc.constant(['cuda.sm87.vram8']), fc.array(fc.constant('cpu.generic'), { minLength: 65, maxLength: 70 })) }).map(({ value }) => ({ ...validEnrolment, capabilityClasses: value })),
       fc.constantFrom({ ...validEnrolment, role: 'service' }, { ...validEnrolment, principalId: 'scheduler' }, { ...validEnrolment, publicNkey: KEY }),
+      // The gateway must name the owner it authenticated (recorded on the credential).
+      fc.oneof(fc.constant(undefined), badValue).map((ownerId) => ({ ...validEnrolment, ownerId })),
       fc.anything().filter((v) => typeof v !== 'object' || v === null || Array.isArray(v) || !('publicKey' in v)),
     );
     await fc.assert(fc.asyncProperty(enrolment, async (b) => void (await refusedWith(SECURITY_RPC.enrolNode, json(b)))), { numRuns: 100 });
     const revocation = fc.oneof(
       fc.record({ nodeId: badValue, reason: fc.constant('r') }),
       fc.record({ nodeId: fc.stringMatching(/^n[0-9a-f]{24}$/), reason: fc.string({ minLength: 1, maxLength: 50 }) }),
+      // An owner's revocation of a node nobody enrolled, or naming no well-formed owner.
+      fc.record({ nodeId: fc.stringMatching(/^n[0-9a-f]{24}$/), reason: fc.constant('r'), ownerId: fc.oneof(fc.stringMatching(/^o[0-9a-f]{24}$/), badValue) }),
       fc.anything(),
     );
     await fc.assert(fc.asyncProperty(revocation, async (b) => void (await refusedWith(SECURITY_RPC.revokeNode, json(b)))), { numRuns: 100 });

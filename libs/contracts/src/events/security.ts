@@ -50,6 +50,12 @@ export const CredentialIssued = defineEvent({
       permissions: NatsPermissionsSchema.optional(),
       /** For NATS credentials: the inbox prefix the principal must use for its replies. */
       inboxPrefix: SubjectPattern.optional(),
+      /**
+       * For node keys an owner enrolled at the gateway: the owner's opaque id (never the payout
+       * address). Absent for credentials operators issued, and in events recorded before enrolments
+       * were attributed.
+       */
+      ownerId: Id.optional(),
     })
     .strict(),
   scope,

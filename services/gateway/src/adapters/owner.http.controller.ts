@@ -49,19 +49,19 @@ export class OwnerHttpController {
   @ApiBody({ schema: openApiSchema(EnrolNodeBody) })
   @ApiResponse({ status: 201, schema: openApiSchema(EnrolledNodeSchema) })
   @ApiResponse({ status: 400, description: 'not a public nkey, or an unknown capability class', ...ERROR_RESPONSE })
-  @ApiResponse({ status: 409, description: 'the key was revoked (a revoked node needs a new key)', ...ERROR_RESPONSE })
-  enrolNode(@JsonBody(EnrolNodeBody) body: EnrolNodeBody) {
-    // Any signed-in owner may enrol a key; the node is bound to a payout address when it registers.
-    return this.owner.enrolNode(body);
+  @ApiResponse({ status: 409, description: 'the key was revoked (a revoked node needs a new key), or another owner enrolled it', ...ERROR_RESPONSE })
+  enrolNode(@CurrentPrincipal() owner: Principal, @JsonBody(EnrolNodeBody) body: EnrolNodeBody) {
+    // Any signed-in owner may enrol a key; the credential records which, and the node is bound to a payout address when it registers.
+    return this.owner.enrolNode(owner.id, body);
   }
 
   @Post('nodes/:nodeId/revoke')
   @HttpCode(200)
-  @ApiOperation({ summary: "Revoke one of the owner's nodes on the bus (stolen or retired): its connection is cut and its key refused from then on" })
+  @ApiOperation({ summary: "Revoke one of the owner's nodes on the bus (stolen or retired), registered to it or enrolled by it: its connection is cut and its key refused from then on" })
   @ApiParam({ name: 'nodeId', description: "the node's opaque id", schema: openApiSchema(Id) })
   @ApiBody({ schema: openApiSchema(NodeActionBody) })
   @ApiResponse({ status: 200, description: 'whether this call revoked it (false: it already was)', schema: { type: 'object', properties: { nodeId: { type: 'string' }, revoked: { type: 'boolean' } } } })
-  @ApiResponse({ status: 404, description: "no such node of this owner's (registered nodes only), or it was never enrolled", ...ERROR_RESPONSE })
+  @ApiResponse({ status: 404, description: "no such node of this owner's (neither registered to it nor enrolled by it), or it was never enrolled", ...ERROR_RESPONSE })
   revokeNode(@CurrentPrincipal() owner: Principal, @Param('nodeId', NodeIdParam) nodeId: string, @JsonBody(NodeActionBody) body: NodeActionBody) {
     return this.owner.revokeNode(owner.id, nodeId, body.reason);
   }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type EnrolledNode, NODE_RPC, type NodeEnrolment, REWARDS_RPC, SECURITY_RPC } from '@weai/contracts';
+import { type EnrolledNode, NODE_RPC, type NodeEnrolment, type NodeEnrolmentRequest, type NodeRevocation, REWARDS_RPC, SECURITY_RPC } from '@weai/contracts';
 import { type Bus, requestJson } from '@weai/messaging';
 import { ApiError } from '../http/api-error';
 import type { NodeSummary } from './operator.service';
@@ -75,27 +75,33 @@ export class OwnerService {
   /**
    * Enrols a node key on the bus: the security service issues the node its credential and reloads
    * nats-server. Only an authenticated owner gets here (no anonymous self-enrolment: a sybil could
-   * mint nodes), and the gateway's own bus permissions allow this one security request.
+   * mint nodes), and the gateway's own bus permissions allow this one security request. The owner's
+   * opaque id (never its payout address) is recorded on the credential.
    */
-  enrolNode(enrolment: NodeEnrolment): Promise<EnrolledNode> {
-    return askService('security', ENROLMENT_CODES, () => requestJson<EnrolledNode>(this.bus.nc, SECURITY_RPC.enrolNode, enrolment, 15_000));
+  enrolNode(ownerId: string, enrolment: NodeEnrolment): Promise<EnrolledNode> {
+    const request: NodeEnrolmentRequest = { ...enrolment, ownerId };
+    return askService('security', ENROLMENT_CODES, () => requestJson<EnrolledNode>(this.bus.nc, SECURITY_RPC.enrolNode, request, 15_000));
   }
 
   /**
    * Revokes one of the owner's own nodes (a stolen or retired machine): the security service removes
-   * its bus credential and nats-server cuts its connection. Another owner's node, or one that never
-   * registered, answers as a missing one (and is recorded as a refusal); operators revoke those.
+   * its bus credential and nats-server cuts its connection. A node registered to the owner is
+   * revoked whoever enrolled it; any other only if this owner enrolled it (security checks that
+   * against the credential), so a node enrolled but never registered can be revoked too. Another
+   * owner's node answers exactly as a missing one, and is recorded as a refusal.
    */
   async revokeNode(ownerId: string, nodeId: string, reason: string): Promise<{ nodeId: string; revoked: boolean }> {
-    if (!(await this.nodes(ownerId)).some((n) => n.nodeId === nodeId)) {
-      const error = new ApiError(404, 'node.not-found', `no node ${nodeId} of yours`);
-      error.refusal = { resource: `node:${nodeId}` };
-      throw error;
+    const registered = (await this.nodes(ownerId)).some((n) => n.nodeId === nodeId);
+    const request: NodeRevocation = registered ? { nodeId, reason } : { nodeId, reason, ownerId };
+    try {
+      const { revoked } = await askService('security', { 'credential.unknown': 404 }, () => requestJson<{ revoked: boolean }>(this.bus.nc, SECURITY_RPC.revokeNode, request, 15_000));
+      return { nodeId, revoked };
+    } catch (error) {
+      if (registered || !(error instanceof ApiError) || error.code !== 'credential.unknown') throw error;
+      const notYours = new ApiError(404, 'node.not-found', `no node ${nodeId} of yours`);
+      notYours.refusal = { resource: `node:${nodeId}` };
+      throw notYours;
     }
-    const { revoked } = await askService('security', { 'credential.unknown': 404 }, () =>
-      requestJson<{ revoked: boolean }>(this.bus.nc, SECURITY_RPC.revokeNode, { nodeId, reason }, 15_000),
-    );
-    return { nodeId, revoked };
   }
 
   async nodes(ownerId: string): Promise<NodeSummary[]> {

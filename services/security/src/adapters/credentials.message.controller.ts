@@ -31,7 +31,7 @@ export class CredentialsMessageController {
     return this.commands.enrolNode(body, this.clock.now());
   }
 
-  /** A node owner's revocation of its own node, forwarded by the gateway after its ownership check. */
+  /** A node owner's revocation of its own node, forwarded by the gateway: one registered to the owner, or (with `ownerId`) one it enrolled. */
   @OnRequest(SECURITY_RPC.revokeNode, { queue: 'security' })
   revokeNode(@Payload() body: unknown) {
     return this.commands.revokeNode(body, this.clock.now());

@@ -1,6 +1,6 @@
 import { createUser } from '@nats-io/nkeys';
 import { z } from 'zod';
-import { type EnrolledNode, Id, type NatsPermissions, NodeEnrolmentSchema, NodeRevocationSchema, PublicUserNkey, RoleSchema, inboxPrefixOf, nodeIdOf } from '@weai/contracts';
+import { type EnrolledNode, Id, type NatsPermissions, NodeEnrolmentRequestSchema, NodeRevocationSchema, PublicUserNkey, RoleSchema, inboxPrefixOf, nodeIdOf } from '@weai/contracts';
 import { DomainError } from '@weai/decider';
 import { type EventStore, handleCommand } from '@weai/eventstore';
 import { credentialDecider } from '../domain/credential.decide';
@@ -50,8 +50,12 @@ export class CredentialCommands {
     private readonly config: NatsConfigWriter,
   ) {}
 
-  async issue(body: unknown, now: Date): Promise<IssuedCredential> {
-    const request = IssueRequestSchema.parse(body);
+  issue(body: unknown, now: Date): Promise<IssuedCredential> {
+    return this.issueAs(IssueRequestSchema.parse(body), now);
+  }
+
+  /** Issues a validated request; `ownerId` is the enrolling owner's, recorded on a node's credential. */
+  private async issueAs(request: z.infer<typeof IssueRequestSchema>, now: Date, ownerId?: string): Promise<IssuedCredential> {
     const principal = principalOf(request);
     const pair = request.publicNkey ? undefined : createUser();
     const publicNkey = request.publicNkey ?? pair!.getPublicKey();
@@ -62,7 +66,7 @@ export class CredentialCommands {
       // A fresh command id: a change of permissions is a second issue of the same id (a derived id
       // would give its event the first one's id, and the store would drop it as a duplicate). A
       // retried request still appends nothing: the decider finds the same grant recorded.
-      { type: 'IssueCredential', data: { credentialId: request.credentialId, principal, publicNkey }, metadata: commandMetadata(now) },
+      { type: 'IssueCredential', data: { credentialId: request.credentialId, principal, publicNkey, ...(ownerId ? { ownerId } : {}) }, metadata: commandMetadata(now) },
       { retryOnConflict: 3 },
     );
     if (state.status !== 'active' || !state.permissions) throw new DomainError('credential was not issued', 'credential.not-issued');
@@ -76,29 +80,37 @@ export class CredentialCommands {
    * is the id the nodes service will register that key as, so the heartbeat subject, key subject
    * and inbox its permissions name are the node's own. The credential id derives from the key too,
    * so the same enrolment again is the same credential (nothing recorded), and a revoked key stays
-   * revoked (a new identity needs a new key).
+   * revoked (a new identity needs a new key). The enrolling owner is recorded on the credential: it
+   * may revoke the node before it ever registers, and no other owner may enrol the key again.
    */
   async enrolNode(body: unknown, now: Date): Promise<EnrolledNode> {
-    const { publicKey, capabilityClasses } = NodeEnrolmentSchema.parse(body);
+    const { publicKey, capabilityClasses, ownerId } = NodeEnrolmentRequestSchema.parse(body);
     const nodeId = nodeIdOf(publicKey);
     const classes = [...new Set(capabilityClasses)].sort();
-    const issued = await this.issue({ credentialId: nodeCredentialId(nodeId), role: 'node', principalId: nodeId, capabilityClasses: classes, publicNkey: publicKey }, now);
+    const request = { credentialId: nodeCredentialId(nodeId), role: 'node' as const, principalId: nodeId, capabilityClasses: classes, publicNkey: publicKey };
+    const issued = await this.issueAs(IssueRequestSchema.parse(request), now, ownerId);
     return { nodeId, credentialId: issued.credentialId, publicKey, inboxPrefix: issued.inboxPrefix, capabilityClasses: classes };
   }
 
-  /** Revokes an enrolled node's credential (the gateway checked that the owner asking owns the node). */
+  /**
+   * Revokes an enrolled node's credential: with `ownerId`, only one that owner enrolled (anything else
+   * is refused as unknown); without, the gateway found the node registered to the owner asking.
+   */
   revokeNode(body: unknown, now: Date): Promise<{ credentialId: string; revoked: boolean }> {
-    const { nodeId, reason } = NodeRevocationSchema.parse(body);
-    return this.revoke({ credentialId: nodeCredentialId(nodeId), reason }, now);
+    const { nodeId, reason, ownerId } = NodeRevocationSchema.parse(body);
+    return this.revokeAs(RevokeRequestSchema.parse({ credentialId: nodeCredentialId(nodeId), reason }), now, ownerId);
   }
 
-  async revoke(body: unknown, now: Date): Promise<{ credentialId: string; revoked: boolean }> {
-    const { credentialId, reason } = RevokeRequestSchema.parse(body);
+  revoke(body: unknown, now: Date): Promise<{ credentialId: string; revoked: boolean }> {
+    return this.revokeAs(RevokeRequestSchema.parse(body), now);
+  }
+
+  private async revokeAs({ credentialId, reason }: z.infer<typeof RevokeRequestSchema>, now: Date, ownerId?: string): Promise<{ credentialId: string; revoked: boolean }> {
     const { events } = await handleCommand(
       this.store,
       credentialDecider,
       toCredentialStreamId(credentialId),
-      { type: 'RevokeCredential', data: { credentialId, reason }, metadata: commandMetadata(now, `revoke-${credentialId}`) },
+      { type: 'RevokeCredential', data: { credentialId, reason, ...(ownerId ? { ownerId } : {}) }, metadata: commandMetadata(now, `revoke-${credentialId}`) },
       { retryOnConflict: 3 },
     );
     // Applied even when nothing new was recorded: a crash between append and reload heals on retry.

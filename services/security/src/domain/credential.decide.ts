@@ -12,35 +12,42 @@ type Meta = { readonly metadata: CommandMetadata };
  * of the domain); only its public half reaches the decider.
  */
 export type CredentialCommand =
-  | ({ type: 'IssueCredential'; data: { credentialId: string; principal: Principal; publicNkey: string } } & Meta)
-  | ({ type: 'RevokeCredential'; data: { credentialId: string; reason: string } } & Meta);
+  /** `ownerId`: the owner enrolling a node key at the gateway (recorded; another owner may not take the key over). */
+  | ({ type: 'IssueCredential'; data: { credentialId: string; principal: Principal; publicNkey: string; ownerId?: string } } & Meta)
+  /** `ownerId`: an owner asking for a credential it enrolled; any other answers as unknown. Absent: an operator, or the gateway for a registered node of the owner's. */
+  | ({ type: 'RevokeCredential'; data: { credentialId: string; reason: string; ownerId?: string } } & Meta);
 
 type Decided = Omit<CredentialEvent, 'metadata'>;
 
 export function decideCredential(command: CredentialCommand, state: CredentialState): Decided[] {
   switch (command.type) {
     case 'IssueCredential': {
-      const { credentialId, principal, publicNkey } = command.data;
+      const { credentialId, principal, publicNkey, ownerId } = command.data;
       const permissions: NatsPermissions = permissionsFor(principal);
       if (state.status === 'none') {
         return [
           {
             type: 'CredentialIssued',
-            data: { credentialId, principalId: principal.principalId, role: principal.role, publicNkey, permissions, inboxPrefix: inboxPrefixOf(principal.principalId) },
+            data: { credentialId, principalId: principal.principalId, role: principal.role, publicNkey, permissions, inboxPrefix: inboxPrefixOf(principal.principalId), ...(ownerId ? { ownerId } : {}) },
           },
         ];
       }
       if (state.status === 'revoked') throw new DomainError(`credential ${credentialId} was revoked; issue a new one`, 'credential.revoked');
       // The same holder again: a redelivery changes nothing; other permissions (a node re-enrolled
       // with new classes, a grant after the table changed) are recorded as such. Anything else
-      // reusing the id is a mistake.
-      const sameHolder = state.publicNkey === publicNkey && state.principalId === principal.principalId && state.role === principal.role;
-      if (!sameHolder) throw new DomainError(`credential ${credentialId} already exists for another key or principal`, 'credential.exists');
+      // reusing the id is a mistake, and so is another owner enrolling the key: it would change the
+      // permissions of a node it does not own (an enrolment recorded without an owner stays open).
+      const otherOwner = ownerId !== undefined && state.ownerId !== undefined && state.ownerId !== ownerId;
+      const sameHolder = state.publicNkey === publicNkey && state.principalId === principal.principalId && state.role === principal.role && !otherOwner;
+      if (!sameHolder) throw new DomainError(`credential ${credentialId} already exists for another key, principal or owner`, 'credential.exists');
       if (deepEqual(state.permissions, permissions)) return [];
       return [{ type: 'CredentialPermissionsChanged', data: { credentialId, principalId: principal.principalId, permissions } }];
     }
     case 'RevokeCredential': {
-      if (state.status === 'none') throw new DomainError(`credential ${command.data.credentialId} does not exist`, 'credential.unknown');
+      const { credentialId, ownerId } = command.data;
+      // A credential the asking owner did not enrol is refused exactly as a missing one, so the
+      // refusal confirms no node id to another owner.
+      if (state.status === 'none' || (ownerId !== undefined && state.ownerId !== ownerId)) throw new DomainError(`credential ${credentialId} does not exist`, 'credential.unknown');
       if (state.status === 'revoked') return [];
       return [{ type: 'CredentialRevoked', data: { credentialId: state.credentialId, principalId: state.principalId, reason: command.data.reason } }];
     }

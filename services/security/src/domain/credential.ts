@@ -16,6 +16,8 @@ export type CredentialState =
       readonly role: Role;
       readonly publicNkey: string | undefined;
       readonly permissions: NatsPermissions | undefined;
+      /** The owner that enrolled this node key; undefined for operators' grants and older enrolments. */
+      readonly ownerId: string | undefined;
     };
 
 /** Stream id of one credential. */
@@ -26,8 +28,8 @@ export const initialCredentialState = (): CredentialState => ({ status: 'none' }
 export function evolveCredential(state: CredentialState, event: CredentialEvent): CredentialState {
   switch (event.type) {
     case 'CredentialIssued': {
-      const { credentialId, principalId, role, publicNkey, permissions } = event.data;
-      return { status: 'active', credentialId, principalId, role, publicNkey, permissions };
+      const { credentialId, principalId, role, publicNkey, permissions, ownerId } = event.data;
+      return { status: 'active', credentialId, principalId, role, publicNkey, permissions, ownerId };
     }
     case 'CredentialPermissionsChanged':
       return state.status === 'none' ? state : { ...state, permissions: event.data.permissions };
