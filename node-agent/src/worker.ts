@@ -12,6 +12,17 @@ import { shardMetrics } from './metrics';
 
 /** Deliveries of one work item (lease expiries on dead nodes) before it is reported as failing. */
 export const MAX_LEASES = 20;
+
+/**
+ * Whether a work item has been leased MAX_LEASES times without finishing (the nodes that took it
+ * died or hung): more deliveries than that, and at least as old as that many leases. Refusals are
+ * deliveries too, quick ones — a verification replica handed back by the nodes it excludes while
+ * the one node that may run it is busy — and counting them alone failed the shard (and with it the
+ * job) after ~20 s of refusals; each lease expiry takes a whole lease.
+ */
+export function leasesSpent(deliveryCount: number, ageMs: number, leaseMs: number): boolean {
+  return deliveryCount > MAX_LEASES && ageMs >= MAX_LEASES * leaseMs;
+}
 /** The default lease on a work item; extended with in-progress acks every third of it while the shard runs. */
 export const LEASE_MS = 15_000;
 /**
@@ -369,7 +380,7 @@ export class ShardWorker {
       this.options.onEvent?.({ kind: 'skipped', jobId: work.jobId, shard: work.shard, replica: work.replica, reason: excluded ? 'the scheduler holds this node’s result for it' : 'this node runs or ran the shard' });
       return;
     }
-    if (msg.info.deliveryCount > MAX_LEASES) {
+    if (leasesSpent(msg.info.deliveryCount, Date.now() - msg.time.getTime(), this.options.leaseMs ?? LEASE_MS)) {
       this.ledger.end(key, false);
       await this.report(work, undefined, `leased ${MAX_LEASES} times without finishing`, false).then(
         () => msg.term(),
