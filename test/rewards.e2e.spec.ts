@@ -1,16 +1,14 @@
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { WebiTokenClient } from '@weai/chain';
 import { REWARDS_RPC, streamOfFamily } from '@weai/contracts';
 import { requestJson } from '@weai/messaging';
 import { eventually } from '@weai/messaging/src/testing/streams';
-import { referenceMlp } from '@weai/node-agent/src/onnx/reference-model';
 import { PartnerClient } from '@weai/sdk';
 import { type PayoutChain, startPayoutChain } from './support/payout-chain';
 import { type TestNetwork, startNetwork } from './support/control-plane';
 import { type EventLog, ofType, watchStream } from './support/events';
 import { type ManagedProcess, startTs } from './support/processes';
-import { dataset } from './support/reference';
+import { runReferenceJob } from './support/reference';
 
 // Base units per million work units; the odd 7 makes the flooring visible in the amounts.
 const RATE = 10n ** 15n + 7n;
@@ -65,16 +63,8 @@ describe('rewards (e2e): a job run pays its honest workers exactly, on chain too
     const cheaterId = (await cheater.waitFor(/registered as node (\S+)/)).split(' ').pop()!;
     await cheater.waitFor(/taking work on/);
 
-    const jobId = `job-${randomUUID()}`;
-    await partner.submit(await partner.uploadModel(referenceMlp()), await partner.uploadDataset(dataset(240, 64, 17)), {
-      jobId,
-      shardSize: 4,
-      capability: 'cpu.generic',
-      deadline: new Date(Date.now() + 3_600_000).toISOString(),
-      redundancy: { replicas: 1, spotCheckRate: 0.1, tolerance: 1e-5 },
-    });
-    const end = await net.jobs.until(`job ${jobId} to end`, (events) => events.find((e) => (e.type === 'JobCompleted' || e.type === 'JobFailed') && e.data.jobId === jobId), 150_000);
-    expect(end.type).toBe('JobCompleted');
+    const { jobId, ended } = await runReferenceJob(partner, net.jobs, 240, 17);
+    expect(ended).toBe('JobCompleted');
 
     const validated = ofType(net.jobs.events, 'ShardValidated').filter((e) => e.data.jobId === jobId);
     const paidResults = validated.flatMap((v) => v.data.accepted.map((a) => ({ ...a, shardId: v.data.shardId })));

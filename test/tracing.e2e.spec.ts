@@ -1,14 +1,13 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '@weai/messaging/src/testing/nats-server';
-import { referenceMlp } from '@weai/node-agent/src/onnx/reference-model';
 import { PartnerHttpClient } from '@weai/sdk';
 import { type PayoutChain, startPayoutChain } from './support/payout-chain';
 import { type TestNetwork, startNetwork } from './support/control-plane';
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from './support/otlp-receiver';
 import { type ManagedProcess, startTs } from './support/processes';
-import { dataset } from './support/reference';
+import { runReferenceJob } from './support/reference';
 
 const SERVER = 2;
 const CLIENT = 3;
@@ -66,18 +65,8 @@ describe('tracing (e2e): one trace follows a job from the gateway through the sc
 
   it('exports spans of the gateway, scheduler, agent and rewards with the same trace id, each reaching the partner\u2019s HTTP request', async () => {
     const partner = new PartnerHttpClient({ baseUrl, apiKey: key });
-    const modelHash = await partner.uploadModel(referenceMlp());
-    const inputHash = await partner.uploadDataset(dataset(16, 64, 23));
-    const jobId = `job-${randomUUID()}`;
-    await partner.submit(modelHash, inputHash, {
-      jobId,
-      shardSize: 4,
-      capability: 'cpu.generic',
-      deadline: new Date(Date.now() + 3_600_000).toISOString(),
-      redundancy: { replicas: 1, spotCheckRate: 0.1, tolerance: 1e-5 },
-    });
-    const end = await net.jobs.until(`job ${jobId} to end`, (events) => events.find((e) => (e.type === 'JobCompleted' || e.type === 'JobFailed') && e.data.jobId === jobId), 150_000);
-    expect(end.type).toBe('JobCompleted');
+    const { jobId, ended } = await runReferenceJob(partner, net.jobs, 16, 23);
+    expect(ended).toBe('JobCompleted');
 
     // The partner's request is the root of the job's trace.
     const root = await otlp.until('the gateway span of the submission', (spans) =>
