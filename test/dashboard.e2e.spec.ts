@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { Wallet, getBytes } from 'ethers';
 import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
 import { streamOfFamily } from '@weai/contracts';
-import { freePort } from '@weai/messaging/src/testing/nats-server';
 import { referenceMlp } from '@weai/node-agent/src/onnx/reference-model';
 import { encodeTensor } from '@weai/tensors';
 import { type PayoutChain, startPayoutChain } from './support/payout-chain';
@@ -65,15 +64,7 @@ describe('web dashboard in Chromium (e2e): owners, partners and operators', () =
     ownerNodeId = (await ownerAgent.waitFor(/registered as node (\S+)/)).split(' ').pop()!;
     // A node with no record yet is checked by a node of another owner: a second owner takes part.
     await Promise.all([ownerAgent.waitFor(/taking work on/), net.startAgent('other', { payout: `0x${randomBytes(20).toString('hex')}` })]);
-    const port = await freePort();
-    gateway = startTs('gateway', 'services/gateway/src/main.ts', [], {
-      NATS_URL: net.nats.url,
-      GATEWAY_PORT: String(port),
-      GATEWAY_PARTNER_KEYS: `partner-d:${partnerKey},partner-e:${otherPartnerKey}`,
-      GATEWAY_OPERATOR_KEYS: `op-1:${operatorKey}`,
-    });
-    await gateway.waitFor(/gateway ready on/);
-    baseUrl = `http://127.0.0.1:${port}`;
+    ({ process: gateway, baseUrl } = await net.startGateway({ GATEWAY_PARTNER_KEYS: `partner-d:${partnerKey},partner-e:${otherPartnerKey}`, GATEWAY_OPERATOR_KEYS: `op-1:${operatorKey}` }));
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   }, 240_000);
   afterEach(() => {

@@ -1,13 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Wallet } from 'ethers';
 import { streamOfFamily } from '@weai/contracts';
-import { freePort } from '@weai/messaging/src/testing/nats-server';
 import { referenceMlp } from '@weai/node-agent/src/onnx/reference-model';
 import { PartnerHttpClient } from '@weai/sdk';
 import { type PayoutChain, startPayoutChain } from './support/payout-chain';
 import { type TestNetwork, startNetwork } from './support/control-plane';
 import { type EventLog, ofType, watchStream } from './support/events';
-import { type ManagedProcess, startTs } from './support/processes';
+import type { ManagedProcess } from './support/processes';
 import { dataset } from './support/reference';
 
 interface Earnings {
@@ -45,15 +44,7 @@ describe('node owners over HTTP (e2e): earnings and withdrawals through the rewa
     await Promise.all([net.startService('nodes'), net.startService('scheduler'), net.startService('rewards')]);
     // A node with no record yet is checked by a node of another owner: two owners take part.
     [{ nodeId }] = await Promise.all([net.startAgent('owned', { payout: owner.address }), net.startAgent('other', { payout: `0x${randomBytes(20).toString('hex')}` })]);
-    const port = await freePort();
-    gateway = startTs('gateway', 'services/gateway/src/main.ts', [], {
-      NATS_URL: net.nats.url,
-      GATEWAY_PORT: String(port),
-      GATEWAY_PARTNER_KEYS: `partner-o:${partnerKey}`,
-      GATEWAY_OPERATOR_KEYS: `op-1:${operatorKey}`,
-    });
-    await gateway.waitFor(/gateway ready on/);
-    baseUrl = `http://127.0.0.1:${port}`;
+    ({ process: gateway, baseUrl } = await net.startGateway({ GATEWAY_PARTNER_KEYS: `partner-o:${partnerKey}`, GATEWAY_OPERATOR_KEYS: `op-1:${operatorKey}` }));
   }, 180_000);
   afterEach(() => {
     if (process.env['WEAI_E2E_LOGS']) for (const p of [...net.services.values(), gateway]) process.stderr.write(`--- ${p.name}\n${p.output().slice(-3000)}\n`);

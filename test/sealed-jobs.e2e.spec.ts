@@ -19,7 +19,6 @@ import { setSha256Backend } from '@nats-io/obj';
 import { RESULTS_STREAM, type WeaiEvent } from '@weai/contracts';
 import type { EventStore } from '@weai/eventstore';
 import { type Bus, ContentStore, JetStreamServer, connectBus, isSealed } from '@weai/messaging';
-import { freePort } from '@weai/messaging/src/testing/nats-server';
 import { referenceMlp } from '@weai/node-agent/src/onnx/reference-model';
 import { EVENT_STORE, serviceConfigFromEnv } from '@weai/runtime';
 import { PartnerHttpClient } from '@weai/sdk';
@@ -30,7 +29,7 @@ import { permissionsFor } from '../services/security/src/domain/permissions';
 import { SecurityModule } from '../services/security/src/security.module';
 import { ofType } from './support/events';
 import { type TestNetwork, startNetwork } from './support/control-plane';
-import { type ManagedProcess, startTs } from './support/processes';
+import type { ManagedProcess } from './support/processes';
 import { dataset, runLocally } from './support/reference';
 
 describe('a job with sealing on (e2e): gateway, scheduler and agents seal; the output is exact', () => {
@@ -68,10 +67,9 @@ describe('a job with sealing on (e2e): gateway, scheduler and agents seal; the o
     await security.listen();
     await net.startService('nodes');
     await net.startService('scheduler');
-    const port = await freePort();
-    gateway = startTs('gateway', 'services/gateway/src/main.ts', [], { NATS_URL: net.nats.url, GATEWAY_PORT: String(port), GATEWAY_PARTNER_KEYS: `partner-s:${key}`, WEAI_SEALING: 'on' });
-    await gateway.waitFor(/gateway ready on http:\/\/\S+/);
-    partner = new PartnerHttpClient({ baseUrl: `http://127.0.0.1:${port}`, apiKey: key });
+    const started = await net.startGateway({ GATEWAY_PARTNER_KEYS: `partner-s:${key}`, WEAI_SEALING: 'on' });
+    gateway = started.process;
+    partner = new PartnerHttpClient({ baseUrl: started.baseUrl, apiKey: key });
     for (const name of ['s1', 's2']) nodeIds.push((await net.startAgent(name)).nodeId);
     for (const nodeId of nodeIds) await registerNode(nodeId, ['cpu.generic']);
   });

@@ -6,7 +6,7 @@ import { PartnerHttpClient } from '@weai/sdk';
 import { type PayoutChain, startPayoutChain } from './support/payout-chain';
 import { type TestNetwork, startNetwork } from './support/control-plane';
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from './support/otlp-receiver';
-import { type ManagedProcess, startTs } from './support/processes';
+import type { ManagedProcess } from './support/processes';
 import { runReferenceJob } from './support/reference';
 
 const SERVER = 2;
@@ -40,15 +40,12 @@ describe('tracing (e2e): one trace follows a job from the gateway through the sc
     chain = await startPayoutChain('tracing-e2e');
     net = await startNetwork({ ...chain.env, ...otel });
     gatewayHealth = await freePort();
-    gateway = startTs('gateway', 'services/gateway/src/main.ts', [], {
-      ...otel,
-      NATS_URL: net.nats.url,
-      GATEWAY_PORT: String(await freePort()),
-      GATEWAY_PARTNER_KEYS: `partner-t:${key}`,
-      WEAI_HEALTH_PORT: String(gatewayHealth),
-    });
-    await Promise.all([net.startService('nodes'), net.startService('scheduler'), net.startService('rewards')]);
-    baseUrl = (await gateway.waitFor(/gateway ready on http:\/\/\S+/)).split(' ').pop()!;
+    [{ process: gateway, baseUrl }] = await Promise.all([
+      net.startGateway({ ...otel, GATEWAY_PARTNER_KEYS: `partner-t:${key}`, WEAI_HEALTH_PORT: String(gatewayHealth) }),
+      net.startService('nodes'),
+      net.startService('scheduler'),
+      net.startService('rewards'),
+    ]);
     // Three owners: a new node's results are cross-checked by a node of another owner, and a
     // replica that ran twice (its lease ran out on a busy machine) still leaves a node to check it.
     for (const name of ['t1', 't2', 't3']) agents.push((await net.startAgent(name, { env: otel })).process);

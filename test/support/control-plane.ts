@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { streamOfFamily } from '@weai/contracts';
 import { type Bus, connectBus, ensureStreams } from '@weai/messaging';
-import { type TestNatsServer, startNatsServer } from '@weai/messaging/src/testing/nats-server';
+import { type TestNatsServer, freePort, startNatsServer } from '@weai/messaging/src/testing/nats-server';
 import { type EventLog, watchStream } from './events';
 import { type ManagedProcess, startTs } from './processes';
 
@@ -19,6 +19,8 @@ export interface TestNetwork {
   startService(name: 'nodes' | 'scheduler' | 'resources' | 'rewards'): Promise<ManagedProcess>;
   /** Starts an agent process; resolves with its node id once it takes work. */
   startAgent(name: string, options?: { slots?: number; folder?: string; payout?: string; env?: Record<string, string> }): Promise<{ process: ManagedProcess; nodeId: string }>;
+  /** Starts the gateway on a free port with `env` (keys, flags) on top of the network's NATS; resolves with it and its URL once it is ready. */
+  startGateway(env: Record<string, string>): Promise<{ process: ManagedProcess; baseUrl: string }>;
   /** Where the network stands, for a test that timed out: streams, consumers, and each process's last output. */
   describe(): Promise<string>;
   stop(): Promise<void>;
@@ -61,6 +63,11 @@ export async function startNetwork(env: Record<string, string> = {}): Promise<Te
       const nodeId = (await p.waitFor(/registered as node (\S+)/)).split(' ').pop()!;
       await p.waitFor(/taking work on/);
       return { process: p, nodeId };
+    },
+    async startGateway(env) {
+      const p = startTs('gateway', 'services/gateway/src/main.ts', [], { NATS_URL: nats.url, GATEWAY_PORT: String(await freePort()), ...env });
+      const baseUrl = (await p.waitFor(/gateway ready on http:\/\/\S+/)).split(' ').pop()!;
+      return { process: p, baseUrl };
     },
     async describe() {
       const lines = await describeStreams(bus);
