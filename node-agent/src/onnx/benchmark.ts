@@ -1,4 +1,7 @@
 import * as ort from 'onnxruntime-node';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { cudaProviderLibraries, explainCudaFailure, onnxRuntimeBindingDir } from './cuda-provider';
 import { referenceMlp } from './reference-model';
 
 /**
@@ -25,13 +28,18 @@ export async function benchmarkScore(provider: 'cpu' | 'cuda' = 'cpu', durationM
   }
 }
 
-/** Whether ONNX Runtime can create a session on CUDA here (an NVIDIA GPU, its driver and CUDA libraries). */
+/**
+ * Whether ONNX Runtime can create a session on CUDA here (an NVIDIA GPU, its driver, ONNX Runtime's
+ * CUDA provider and the CUDA libraries); when not, why, in words the owner can act on.
+ */
 export async function cudaUsable(): Promise<{ usable: boolean; reason?: string }> {
   try {
     const session = await ort.InferenceSession.create(referenceMlp({ inputs: 4, hidden: 4, outputs: 4 }), { executionProviders: ['cuda'] });
     await session.release();
     return { usable: true };
   } catch (error) {
-    return { usable: false, reason: (error as Error).message.split('\n')[0] };
+    const dir = onnxRuntimeBindingDir();
+    const missing = cudaProviderLibraries().filter((name) => !existsSync(join(dir, name)));
+    return { usable: false, reason: explainCudaFailure((error as Error).message.split('\n')[0]!, missing, dir) };
   }
 }
