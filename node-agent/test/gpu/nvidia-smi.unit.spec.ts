@@ -163,6 +163,34 @@ describe('sampleNvidiaSmi, replaying recorded machines', () => {
     expect(sample.gpus[0]!.processes).toHaveLength(6);
   });
 
+  it('samples a real H100 (driver R580, captured on a GPU machine) with a torch program at full load', async () => {
+    const outcome = await sampleNvidiaSmi('nvidia-smi', replay('h100-linux-580-busy'));
+    expect(outcome).toEqual({
+      kind: 'ok',
+      sample: {
+        mode: 'gpu',
+        source: 'nvidia-smi',
+        system: { driverVersion: '580.159.04', cudaVersion: '13.0' },
+        gpus: [
+          {
+            index: 0,
+            name: 'NVIDIA H100 80GB HBM3',
+            uuid: 'GPU-6d443e6c-c53f-5b22-81b6-cc9b0e2178b3',
+            vramTotalMb: 81559,
+            vramFreeMb: 79685,
+            utilizationPct: 100,
+            temperatureC: 60,
+            powerDrawW: 686.1,
+            powerLimitW: 700,
+            computeCapability: '9.0',
+            processes: [{ pid: 458, usedMemoryMb: 1386, name: 'python3', kind: 'compute' }],
+          },
+        ],
+        warnings: [],
+      },
+    });
+  });
+
   it('retries without compute_cap on a driver older than R510, and says so', async () => {
     const run = replay('legacy-driver-470');
     const outcome = await sampleNvidiaSmi('nvidia-smi', run);
