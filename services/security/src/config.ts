@@ -19,6 +19,8 @@ export interface SecurityConfig {
   readonly bootstrapUsers: readonly NkeyUser[];
   /** Where a development key-encryption key is kept when `SECURITY_KEK_FILE` is unset (`$WEAI_DATA_DIR/security-kek`). */
   readonly devKekFile: string;
+  /** How often the users file is compared with the store (`SECURITY_RECONCILE_MS`, 1000–3600000; default 30000). */
+  readonly reconcileMs: number;
 }
 
 /** Reads an nkey seed file (0600) and returns the key pair's seed bytes; errors never show the content. */
@@ -42,9 +44,13 @@ export function securityConfigFromEnv(env: NodeJS.ProcessEnv): SecurityConfig {
   const bootstrapUsers: NkeyUser[] = ownSeed
     ? [{ publicNkey: fromSeed(readSeedFile(ownSeed, 'NATS_NKEY_SEED_FILE')).getPublicKey(), permissions: permissionsFor({ role: 'service', principalId: 'security' }), label: 'service:security:bootstrap' }]
     : [];
+  const reconcile = env['SECURITY_RECONCILE_MS'] ?? '30000';
+  const reconcileMs = Number(reconcile);
+  if (!/^\d+$/.test(reconcile) || reconcileMs < 1000 || reconcileMs > 3_600_000) throw new ConfigError(`SECURITY_RECONCILE_MS must be a whole number of milliseconds from 1000 to 3600000, got ${JSON.stringify(reconcile)}`);
   return {
     usersFile,
     pidFile,
+    reconcileMs,
     serverLog: env['SECURITY_NATS_LOG_FILE'] || undefined,
     systemSeedFile: env['SECURITY_SYS_NKEY_SEED_FILE'] || undefined,
     bootstrapUsers,

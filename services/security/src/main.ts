@@ -28,7 +28,7 @@ async function main(): Promise<void> {
         }),
       )
     : undefined;
-  await bootstrapService(config, (bus) => SecurityModule.create(config, bus, { nats: security, audit: { system, serverLog: security.serverLog }, ...(keys ? { keys } : {}) }));
+  await bootstrapService(config, (bus) => SecurityModule.create(config, bus, { nats: security, audit: { system, serverLog: security.serverLog }, reconcileMs: security.reconcileMs, ...(keys ? { keys } : {}) }));
   process.stdout.write(
     `security service ready (${users} NATS users in ${security.usersFile}; audit: ${system ? 'auth advisories' : 'no system user'}, ${security.serverLog ? `log ${security.serverLog}` : 'no server log'})\n`,
   );

@@ -10,6 +10,7 @@ import { KeyRelease } from './application/key-release';
 import type { KeyRing } from './application/key-ring';
 import { KeysMessageController } from './adapters/keys.message.controller';
 import { AuditListener } from './adapters/audit.listener';
+import { CredentialSync } from './adapters/credential-sync.listener';
 import { CredentialsMessageController } from './adapters/credentials.message.controller';
 import { DenialsMessageController } from './adapters/denials.message.controller';
 import { AUDIT_SOURCES, type AuditSources } from './adapters/tokens';
@@ -20,6 +21,8 @@ export interface SecurityOptions {
   readonly audit: AuditSources;
   /** The key-encryption key: with it the service releases data keys (`weai.rpc.security.keys.*`); without, it answers no key request. */
   readonly keys?: KeyRing;
+  /** How often this replica reconciles its nats-server's users with the store (`SECURITY_RECONCILE_MS`; default 30 s). */
+  readonly reconcileMs?: number;
 }
 
 const applicationProviders: Provider[] = [
@@ -45,6 +48,8 @@ export class SecurityModule {
       providers: [
         ...applicationProviders,
         { provide: NatsConfigWriter, useFactory: (registry: RegistryReader) => new NatsConfigWriter(registry, options.nats), inject: [RegistryReader] },
+        // Credentials issued or revoked by another replica reach this replica's nats-server.
+        { provide: CredentialSync, useFactory: (writer: NatsConfigWriter) => new CredentialSync(bus, writer, options.reconcileMs), inject: [NatsConfigWriter] },
         { provide: AUDIT_SOURCES, useValue: options.audit },
         AuditListener,
         // Refusals reported by edge services (the HTTP gateway) on WEAI_SECURITY_REPORTS.

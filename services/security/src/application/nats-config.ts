@@ -29,7 +29,9 @@ export class ReloadError extends Error {
 /**
  * Renders the active credentials into nats-server's users file and signals a reload (SIGHUP, what
  * `nats-server --signal reload=<pid>` sends). Deployment assumption: the security service runs on the
- * NATS host, or shares the config folder and pid namespace with it (a sidecar).
+ * NATS host, or shares the config folder and pid namespace with it (a sidecar); on a cluster, one
+ * replica beside each server, kept in step by `CredentialSync`
+ * (adapters/credential-sync.listener.ts).
  */
 export class NatsConfigWriter {
   constructor(
@@ -37,29 +39,45 @@ export class NatsConfigWriter {
     private readonly target: NatsConfigTarget,
   ) {}
 
-  /** Writes the file (atomically, 0600) and reloads the server; returns how many users it holds. */
-  async apply(): Promise<number> {
+  /**
+   * Writes the file (atomically, 0600) and reloads the server; returns how many users it holds.
+   * `onlyIfChanged`: leave the file and the server alone when the file already holds exactly these
+   * users (a replica catching up with a change it made itself). A request that recorded a change
+   * always reloads: a crash between the append and the reload heals when the request is retried.
+   */
+  async apply(options: { onlyIfChanged?: boolean } = {}): Promise<number> {
     // One reload at a time, so that each waits for its own confirmation line.
-    const run = this.queue.then(() => this.applyNow());
+    const run = this.queue.then(() => this.applyNow(options.onlyIfChanged ?? false));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
   private queue: Promise<unknown> = Promise.resolve();
 
-  private async applyNow(): Promise<number> {
+  private async applyNow(onlyIfChanged: boolean): Promise<number> {
     const { active } = await this.registry.current();
     const users: NkeyUser[] = [
       ...this.target.bootstrapUsers,
       ...[...active.values()].map((c) => ({ publicNkey: c.publicNkey, permissions: c.permissions, label: `${c.role}:${c.principalId}:${c.credentialId}` })),
     ];
+    const rendered = renderNkeyUsers(users);
+    if (onlyIfChanged && this.current() === rendered) return users.length;
     const tmp = `${this.target.usersFile}.${process.pid}.tmp`;
-    writeFileSync(tmp, renderNkeyUsers(users), { mode: 0o600 });
+    writeFileSync(tmp, rendered, { mode: 0o600 });
     renameSync(tmp, this.target.usersFile);
     const logOffset = this.logSize();
     this.reload();
     if (logOffset !== undefined) await this.confirmReload(logOffset);
     return users.length;
+  }
+
+  /** The users file as it is now; `undefined` when it cannot be read. */
+  private current(): string | undefined {
+    try {
+      return readFileSync(this.target.usersFile, 'utf8');
+    } catch {
+      return undefined;
+    }
   }
 
   private logSize(): number | undefined {
