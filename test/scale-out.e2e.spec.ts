@@ -2,18 +2,17 @@
  * Issue 9 end to end, on one machine with real processes: a 3-node nats-server cluster on loopback
  * ports (every stream R3), two replicas of the nodes, scheduler and rewards services, each
  * service's replicas sharing a PostgreSQL event store of its own (leader election on: one replica
- * of each runs the relay and the timers), three agents. A 1,000-shard job runs while the test kills
- * one NATS server, then one replica of each service (and starts it again, as an orchestrator
- * would), then each service's leader. The job must complete with the single-process output; no
+ * of each runs the relay and the timers), two replicas of resources and of the gateway (no store,
+ * no leader: a read model each), three agents. A 1,000-shard job runs while the test kills one
+ * NATS server, then one replica of each service (and starts it again, as an orchestrator would) —
+ * the other replica of resources and of the gateway must answer meanwhile — then each leader. The job must complete with the single-process output; no
  * event may be lost or applied twice: each shard is validated exactly once, each validated result
  * accrues exactly once, the ledger invariant holds (the operators' check and a replay of the
  * rewards store: every account sums to zero), and each family's stream holds exactly its store's
  * events, in order.
  *
- * Not replicated here: resources (takes no part in a job: it answers capacity queries from a
- * projection of the nodes stream and has no family or leader work), the gateway (the partner
- * submits through NATS with the SDK; the gateway's HTTP path is not on a job's way) and security
- * (it writes one nats-server's users file: a cluster needs operator mode first, docs/scale-out.md).
+ * Not here: security — this cluster runs without authentication; the security service's replicas on
+ * an authenticated cluster have their own test (services/security/test/cluster-sync.int.spec.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,6 +22,7 @@ import { DataSource } from 'typeorm';
 import { type WeaiEvent, eventSubject, streamOfFamily } from '@weai/contracts';
 import { openSqlEventStore } from '@weai/eventstore';
 import { type Bus, connectBus, decodeEvent, ensureStreams } from '@weai/messaging';
+import { freePort } from '@weai/messaging/src/testing/nats-server';
 import { startNatsCluster, type TestNatsCluster } from '@weai/messaging/src/testing/nats-cluster';
 import { referenceMlp } from '@weai/node-agent/src/onnx/reference-model';
 import { PartnerClient } from '@weai/sdk';
@@ -40,8 +40,13 @@ import { dataset, runLocally } from './support/reference';
 
 const PG_URL = process.env['POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const SHARDS = Number(process.env['WEAI_SCALE_SHARDS'] ?? 1000);
+/** Services with an event store of their own and leader work (relay, timers). */
 const SERVICES = ['nodes', 'scheduler', 'rewards'] as const;
 type ServiceName = (typeof SERVICES)[number];
+/** Services without either: replicas with a read model each, answering requests. */
+const STATELESS = ['resources', 'gateway'] as const;
+type ReplicaOf = ServiceName | (typeof STATELESS)[number];
+const PARTNER_KEY = `key-scale-${randomUUID()}`;
 
 /** What a partner does with a request that timed out during a fail-over: asks again. */
 async function retryTimeouts<T>(call: () => Promise<T>, attempts = 6): Promise<T> {
@@ -51,6 +56,19 @@ async function retryTimeouts<T>(call: () => Promise<T>, attempts = 6): Promise<T
     } catch (error) {
       if (i >= attempts || (error as Error).name !== 'TimeoutError') throw error;
     }
+  }
+}
+
+/**
+ * GET /v1/jobs/:jobId on one gateway replica, as the partner; asked again for up to 30 s while it
+ * answers 5xx (the scheduler replica it asks may have just been killed: the partner retries).
+ */
+async function jobOverHttp(baseUrl: string, jobId: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  for (const until = Date.now() + 30_000; ; ) {
+    const res = await fetch(`${baseUrl}/v1/jobs/${jobId}`, { headers: { authorization: `Bearer ${PARTNER_KEY}` } });
+    const answer = { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    if (res.status < 500 || Date.now() > until) return answer;
+    await new Promise((r) => setTimeout(r, 500));
   }
 }
 
@@ -66,18 +84,20 @@ describe('scale out (e2e): a 1,000-shard job survives a NATS server, a replica o
   const agents: ManagedProcess[] = [];
   const suffix = randomUUID().slice(0, 8);
   const restarts: string[] = [];
+  /** Each running gateway replica's base URL. */
+  const gatewayUrls = new Map<string, string>();
 
   const dbUrl = (db: string) => PG_URL.replace(/\/[^/]*$/, `/${db}`);
   /** Starts a replica and, like a restart policy, starts it again if it exits before it is ready. */
-  const startReplica = async (service: ServiceName, replica: string) => {
+  const startReplica = async (service: ReplicaOf, replica: string) => {
     const name = `${service}-${replica}`;
+    const stateless = service === 'resources' || service === 'gateway';
     for (let attempt = 1; ; attempt++) {
       const p = startTs(name, `services/${service}/src/main.ts`, [], {
         NATS_URL: cluster.url,
         WEAI_STREAM_REPLICAS: '3',
-        WEAI_LEADER_ELECTION: 'on',
-        WEAI_LEADER_TTL_MS: '3000',
-        EVENT_STORE_URL: dbUrl(databases[service]),
+        ...(stateless ? {} : { WEAI_LEADER_ELECTION: 'on', WEAI_LEADER_TTL_MS: '3000', EVENT_STORE_URL: dbUrl(databases[service]) }),
+        ...(service === 'gateway' ? { GATEWAY_PORT: String(await freePort()), GATEWAY_PARTNER_KEYS: `partner-scale:${PARTNER_KEY}` } : {}),
         WEAI_DATA_DIR: join(dir, name),
         NODES_OFFLINE_AFTER_MS: '4000',
         NODES_SWEEP_MS: '200',
@@ -87,7 +107,8 @@ describe('scale out (e2e): a 1,000-shard job survives a NATS server, a replica o
       });
       replicas.set(name, p);
       try {
-        await p.waitFor(new RegExp(`${service} service ready`), 120_000);
+        const ready = await p.waitFor(service === 'gateway' ? /gateway ready on http:\/\/\S+/ : new RegExp(`${service} service ready`), 120_000);
+        if (service === 'gateway') gatewayUrls.set(name, ready.split(' ').pop()!);
         return p;
       } catch (error) {
         restarts.push(`${name}: ${p.output().replace(ANSI, '').slice(-1500)}`);
@@ -156,7 +177,7 @@ describe('scale out (e2e): a 1,000-shard job survives a NATS server, a replica o
     await pg.destroy();
     bus = await connectBus({ servers: cluster.servers, name: 'scale-test' });
     await ensureStreams(bus.jsm, 3);
-    for (const service of SERVICES) for (const r of ['a', 'b']) await startReplica(service, r);
+    for (const service of [...SERVICES, ...STATELESS]) for (const r of ['a', 'b']) await startReplica(service, r);
     for (let i = 1; i <= 3; i++) {
       const payout = `0x${i.toString(16).padStart(2, '0').repeat(20)}`;
       const args = ['start', '--nats', cluster.url, '--dir', join(dir, `agent-${i}`), '--payout', payout, '--heartbeat-ms', '300', '--slots', '2', '--lease-ms', '3000'];
@@ -235,6 +256,18 @@ describe('scale out (e2e): a 1,000-shard job survives a NATS server, a replica o
       marks[`${victim}_killed`] = performance.now() - started;
       restarted.push(startReplica(s, victim.slice(-1)));
     }
+    // Resources and the gateway: one replica dies, and the other answers while it is away.
+    for (const s of STATELESS) {
+      await replicas.get(`${s}-a`)!.kill('SIGKILL');
+      gatewayUrls.delete(`${s}-a`);
+      marks[`${s}-a_killed`] = performance.now() - started;
+    }
+    const capacity = await retryTimeouts(() => requestJson<Array<{ capabilityClass: string; online: number }>>(bus.nc, 'weai.rpc.resources.capacity', {}, 10_000));
+    expect(capacity.find((c) => c.capabilityClass === 'cpu.generic')?.online).toBeGreaterThan(0);
+    const running = await jobOverHttp(gatewayUrls.get('gateway-b')!, jobId);
+    expect(running).toMatchObject({ status: 200, body: { jobId } });
+    step('resources-b and gateway-b answered');
+    for (const s of STATELESS) restarted.push(startReplica(s, 'a'));
 
     // 3. Each service's leader (relay, timers): the other replica takes over within the TTL.
     await validated(Math.floor(SHARDS * 0.6));
@@ -265,6 +298,8 @@ describe('scale out (e2e): a 1,000-shard job survives a NATS server, a replica o
     const output = await retryTimeouts(() => partner.downloadTensor(outcome.outputHash));
     expect(sha256(encodeTensor(output))).toBe(sha256(encodeTensor(runLocally(model, input, 1))));
     marks['completed'] = performance.now() - started;
+    // Both gateway replicas (one of them restarted) give the partner the finished job over HTTP.
+    for (const name of ['gateway-a', 'gateway-b']) expect(await jobOverHttp(gatewayUrls.get(name)!, jobId)).toMatchObject({ status: 200, body: { jobId, status: 'completed' } });
 
     // Each shard validated exactly once, and each family's stream holds exactly its store's events,
     // in store order: the relays (three leaders each) lost nothing and published nothing twice.
