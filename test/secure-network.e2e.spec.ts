@@ -1,11 +1,14 @@
 /**
  * The network on the authenticated bus, end to end (issue 6, item 2): nats-server 2.9 with TLS only
- * and nkey users rendered by the security service; the nodes, scheduler and gateway services each
- * connect with their own issued service credential; a node owner signs in at the gateway and
- * enrols the node key `weai-agent init` made; the agent connects as itself (its node key, the CA,
- * its own inbox prefix) and runs a sealed job to the exact single-process output; then the node's
- * credential is revoked, its live connection is cut, its reconnects are refused, and each step is
- * on record in the security service's store.
+ * and nkey users rendered by the security service; the nodes, scheduler, resources, rewards and
+ * gateway services each connect with their own issued service credential; a node owner signs in at
+ * the gateway and enrols the node key `weai-agent init` made; the agent connects as itself (its
+ * node key, the CA, its own inbox prefix) and runs a sealed job to the exact single-process output,
+ * and rewards credits the nodes; a partner on the bus (`PartnerClient`, its own partner credential)
+ * runs a job and follows its events, and is refused another partner's; an operator reads the
+ * capacity index with the `weai` CLI under its operator credential; then the node's credential is
+ * revoked, its live connection is cut, its reconnects are refused, and each step is on record in
+ * the security service's store.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -17,7 +20,7 @@ import { type WeaiEvent, nodeIdOf, streamOfFamily } from '@weai/contracts';
 import { freePort } from '@weai/messaging/src/testing/nats-server';
 import { eventually } from '@weai/messaging/src/testing/streams';
 import { referenceMlp } from '@weai/node-agent/src/onnx/reference-model';
-import { PartnerHttpClient } from '@weai/sdk';
+import { PartnerClient, PartnerHttpClient } from '@weai/sdk';
 import { encodeTensor, sha256 } from '@weai/tensors';
 import { ownerIdOf } from '../services/gateway/src/auth/owner-id';
 import { KeyRing } from '../services/security/src/application/key-ring';
@@ -51,6 +54,16 @@ describe('the network on the authenticated bus (e2e): every service and the node
     return { NATS_URL: sb.nats.url, NATS_TLS_CA: sb.caFile, NATS_NKEY_SEED_FILE: seedFile, NATS_INBOX_PREFIX: issued.inboxPrefix, WEAI_DATA_DIR: join(sb.dir, 'control-plane'), WEAI_SEALING: 'on', ...FAST_ENV };
   };
   const start = (p: ManagedProcess) => (running.push(p), p);
+  const partners: PartnerClient[] = [];
+  const partnerSeed = (id: string) => join(sb.dir, `partner-${id}.nk`);
+  /** A NATS partner connected with its own issued partner credential (TLS, seed file 0600, inbox prefix by default). */
+  const startNatsPartner = async (id: string) => {
+    const issued = await sb.commands.issue({ credentialId: `partner-${id}`, role: 'partner', principalId: id }, new Date());
+    writeFileSync(partnerSeed(id), `${issued.seed}\n`, { mode: 0o600 });
+    const client = await PartnerClient.connect({ servers: sb.nats.url, partnerId: id, tlsCaFile: sb.caFile, nkeySeedFile: partnerSeed(id) });
+    partners.push(client);
+    return client;
+  };
   const weaiAgent = async (args: string[]) => {
     const p = start(startTs(`weai-agent ${args[0]}`, 'node-agent/src/cli.ts', args, CLEAN_ENV));
     return { code: await p.exited, output: p.output() };
@@ -91,6 +104,7 @@ describe('the network on the authenticated bus (e2e): every service and the node
     if (process.env['WEAI_E2E_LOGS']) for (const p of running) process.stderr.write(`--- ${p.name}\n${p.output().slice(-4000)}\n`);
   });
   afterAll(async () => {
+    await Promise.all(partners.map((p) => p.close().catch(() => undefined)));
     await Promise.all(running.map((p) => p.kill('SIGKILL')));
     await nodes?.close();
     await rewards?.close();
@@ -176,11 +190,58 @@ describe('the network on the authenticated bus (e2e): every service and the node
     await rewards.until('both nodes rewarded', (events: WeaiEvent[]) => [nodeId, otherId].every((id) => ofType(events, 'RewardAccrued').some((e) => e.data.nodeId === id && e.data.jobId === jobId)));
     const available = async () => BigInt(((await (await fetch(`${gatewayUrl}/v1/owner/earnings`, { headers: { authorization: `Bearer ${token}` } })).json()) as { available: string }).available);
     await eventually(async () => (await available()) > 0n, "the owner's earnings through the gateway", 30_000);
+
+    // A partner on the bus itself: the SDK connects with its own partner credential (TLS, its seed,
+    // its inbox), uploads, submits and follows its job's events through its own durable consumer.
+    const nats = await startNatsPartner('pn');
+    const natsJobId = `job-${randomUUID()}`;
+    const seen: WeaiEvent[] = [];
+    const following = nats.follow(natsJobId, (e) => seen.push(e));
+    await nats.submit(await nats.uploadModel(model), await nats.uploadDataset(input), {
+      jobId: natsJobId,
+      shardSize: 8,
+      capability: 'cpu.generic',
+      deadline: new Date(Date.now() + 3_600_000).toISOString(),
+      redundancy: { replicas: 1, spotCheckRate: 0, tolerance: 1e-5 },
+    });
+    const natsOutcome = await following;
+    // Addresses stay the plaintext SHA-256 under sealing: the integrated output is the reference's.
+    expect(natsOutcome).toEqual({ status: 'completed', jobId: natsJobId, outputHash: sha256(encodeTensor(runLocally(model, input, 8))) });
+    expect(seen.map((e) => e.type)).toEqual(expect.arrayContaining(['JobSubmitted', 'JobCompleted']));
+    expect(seen.every((e) => (e.data as { jobId?: string }).jobId === natsJobId)).toBe(true);
+    // Rewards, under its own credential, credits the nodes for this job too.
+    await rewards.until('the NATS partner job rewarded', (events: WeaiEvent[]) => ofType(events, 'RewardAccrued').some((e) => e.data.jobId === natsJobId));
+
+    // An operator reads the capacity index with the `weai` CLI over TLS with its own operator
+    // credential: the resources service, under its own credential, answers from its read model.
+    const operator = await sb.commands.issue({ credentialId: 'op-sn', role: 'operator', principalId: 'op-sn' }, new Date());
+    const operatorSeed = join(sb.dir, 'op-sn.nk');
+    writeFileSync(operatorSeed, `${operator.seed}\n`, { mode: 0o600 });
+    const cli = start(
+      startTs('weai capacity', 'tools/weai/main.ts', ['capacity', '--nats', sb.nats.url, '--nats-ca', sb.caFile, '--nkey-seed-file', operatorSeed, '--inbox-prefix', operator.inboxPrefix], {
+        ...CLEAN_ENV,
+        NATS_NKEY_SEED_FILE: '',
+        NATS_INBOX_PREFIX: '',
+      }),
+    );
+    expect({ code: await cli.exited, output: cli.output() }).toEqual({ code: 0, output: expect.stringContaining('"capabilityClass":"cpu.generic"') });
+    const capacity = cli.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { capabilityClass: string; online: number });
+    expect(capacity.find((c) => c.capabilityClass === 'cpu.generic')?.online).toBeGreaterThanOrEqual(2);
     // Every service and node stayed inside its row of the permission table: the server refused
     // nothing but the short-enrolled start's consumer.
     const violations = readFileSync(sb.logFile, 'utf8').split('\n').filter((l) => /(Publish|Subscription|Permissions) Violation/.test(l));
     expect(violations.filter((l) => !l.includes(shortRefusal))).toEqual([]);
     expect((await securityEvents('AccessDenied')).filter((d) => d['principalId'] !== nodeId || !String(d['resource']).includes(shortRefusal))).toEqual([]);
+
+    // A partner cannot follow another partner's job events: the client sees the server's refusal
+    // (the partner-sn events through a client holding pn's credential), and it is on record.
+    const impostor = await PartnerClient.connect({ servers: sb.nats.url, partnerId: 'partner-sn', tlsCaFile: sb.caFile, nkeySeedFile: partnerSeed('pn'), inboxPrefix: '_INBOX.pn' });
+    try {
+      await expect(impostor.follow(`job-${randomUUID()}`)).rejects.toThrow(/Permissions Violation for Publish to "\$JS\.API\.CONSUMER\.INFO\.WEAI_JOBS\.jobs-partner-sn"/);
+    } finally {
+      await impostor.close();
+    }
+    await eventually(async () => (await securityEvents('AccessDenied')).some((d) => d['principalId'] === 'pn' && String(d['resource']).includes('jobs-partner-sn')), "the refused foreign follow on record");
 
     // Only its owner may revoke it (another owner's attempt answers as a missing node).
     const revoke = (id: string, t: string) => post(`/v1/owner/nodes/${id}/revoke`, { reason: 'owner reported the machine stolen' }, t);

@@ -3,12 +3,13 @@
  * of COMMANDS; `weai --help` lists them.
  */
 import { auditAnchor, auditVerify } from './audit';
+import { capacity } from './capacity';
 import { type Command, runCli } from './cli';
 import { nodeQuarantine, nodeRelease } from './nodes';
 import { projectionRebuild } from './projection';
 import { replay } from './replay';
 
-const COMMANDS: readonly Command[] = [auditAnchor, auditVerify, replay, nodeQuarantine, nodeRelease, projectionRebuild];
+const COMMANDS: readonly Command[] = [auditAnchor, auditVerify, replay, nodeQuarantine, nodeRelease, capacity, projectionRebuild];
 
 runCli(COMMANDS, process.argv.slice(2), {
   env: process.env,

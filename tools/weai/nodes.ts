@@ -1,5 +1,6 @@
 import { ID_PATTERN, NODE_RPC } from '@weai/contracts';
-import { type Bus, RpcError, connectBus, natsServersFromEnv, requestJson } from '@weai/messaging';
+import { type Bus, RpcError, requestJson } from '@weai/messaging';
+import { BUS_HELP, BUS_OPTIONS, connectCliBus } from './bus';
 import { CannotRunError, type Command, EXIT, type Flags, UsageError } from './cli';
 
 const ID = ID_PATTERN;
@@ -16,10 +17,12 @@ function nodeCommand(verb: 'quarantine' | 'release'): Command {
 
 Asks the nodes service (${NODE_RPC[verb]}, over NATS_URL) to ${verb} the node; it records
 ${verb === 'quarantine' ? 'NodeQuarantined' : 'NodeReleased'} with the reason and the operator id. The operator id is --by, or
-WEAI_OPERATOR_ID. The NATS identity is the environment's (NATS_NKEY_SEED_FILE: an operator
-credential issued by the security service, NATS_TLS_CA). Exit 1 when the nodes service refuses
-(no such node, already ${verb === 'quarantine' ? 'quarantined' : 'released'}), 3 when it does not answer.`,
-    options: { reason: { type: 'string' }, by: { type: 'string' } },
+WEAI_OPERATOR_ID. The NATS identity is an operator credential issued by the security service
+(below). Exit 1 when the nodes service refuses (no such node, already ${verb === 'quarantine' ? 'quarantined' : 'released'}), 2 for bad flags
+or connection settings, 3 when it does not answer.
+
+${BUS_HELP}`,
+    options: { reason: { type: 'string' }, by: { type: 'string' }, ...BUS_OPTIONS },
     async run(flags: Flags, io) {
       const nodeId = flags['node'];
       if (typeof nodeId !== 'string' || !ID.test(nodeId)) throw new UsageError(`name the node: weai node ${verb} <nodeId>`);
@@ -27,12 +30,7 @@ credential issued by the security service, NATS_TLS_CA). Exit 1 when the nodes s
       if (typeof reason !== 'string' || reason.trim() === '' || reason.length > 512) throw new UsageError('--reason is required (1 to 512 characters)');
       const by = typeof flags['by'] === 'string' ? flags['by'] : io.env['WEAI_OPERATOR_ID'];
       if (!by || !ID.test(by)) throw new UsageError('--by or WEAI_OPERATOR_ID is required: the operator id recorded with the command');
-      let bus: Bus;
-      try {
-        bus = await connectBus({ servers: natsServersFromEnv(io.env), name: `weai-node-${verb}`, maxReconnectAttempts: 0 });
-      } catch (error) {
-        throw new CannotRunError((error as Error).message);
-      }
+      const bus: Bus = await connectCliBus(flags, io, `weai-node-${verb}`);
       try {
         const answer = await requestJson<{ nodeId: string; events: string[] }>(bus.nc, NODE_RPC[verb], { nodeId, reason: reason.trim(), operatorId: by }, 10_000);
         io.stdout(`${answer.nodeId}: ${answer.events.join(', ') || 'nothing recorded'}`);

@@ -3,13 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { DeliverPolicy } from '@nats-io/jetstream';
-import { type Bus, MalformedMessageError, type Projection, type ReceivedEvent, connectBus, decodeEvent, natsServersFromEnv } from '@weai/messaging';
+import { type Bus, MalformedMessageError, type Projection, type ReceivedEvent, decodeEvent } from '@weai/messaging';
 import { openReadModel } from '@weai/runtime';
 import type { DataSource, EntitySchema, MigrationInterface } from 'typeorm';
 import { CreateNodesView1764200000000, NodeViewEntity, nodesProjection } from '../../services/nodes/src/application/nodes.read-model';
 import { CapacityClassEntity, CapacityNodeEntity, CreateCapacityIndex1764300000000, capacityProjection } from '../../services/resources/src/application/capacity.read-model';
 import { CreateRewardsLedger1764500000001, ledgerProjection, AccountEntity, PostingEntity, WithdrawalEntity } from '../../services/rewards/src/application/ledger.read-model';
 import { CreateRewardNodes1764500000000, PayoutAddressEntity, RewardNodeEntity, nodeDirectoryProjection } from '../../services/rewards/src/application/node-directory';
+import { BUS_HELP, BUS_OPTIONS, connectCliBus } from './bus';
 import { CannotRunError, type CliIo, type Command, EXIT, UsageError } from './cli';
 
 /** One service's read model: the projections that feed it, in the order the service starts them. */
@@ -146,11 +147,14 @@ SQLite only) read-only, in one transaction: its tables and how far each projecti
 stream. Then replays each stream from sequence 1 to exactly that point into a scratch SQLite
 database (--scratch FILE, default a temporary file removed afterwards) with the service's own
 projection code, and compares every table row by row. Prints each table's verdict and up to ten
-differing rows per side. NATS_URL and the environment's NATS identity are used to read the streams.
+differing rows per side. The streams are read with the bus connection below (an operator
+credential does not allow reading streams).
 
 Exit 0 when identical, 1 when they differ, 3 when it could not run. Streams are replayed one after
-another, so a projection that depends on the interleaving of two streams may differ for that reason.`,
-  options: { service: { type: 'string' }, scratch: { type: 'string' } },
+another, so a projection that depends on the interleaving of two streams may differ for that reason.
+
+${BUS_HELP}`,
+  options: { service: { type: 'string' }, scratch: { type: 'string' }, ...BUS_OPTIONS },
   async run(flags, io) {
     const service = flags['service'];
     if (typeof service !== 'string' || !(service in READ_MODELS)) throw new UsageError(`--service must be one of ${Object.keys(READ_MODELS).join(', ')}`);
@@ -160,12 +164,7 @@ another, so a projection that depends on the interleaving of two streams may dif
     const live = snapshotSqlite(url.slice('sqlite:'.length));
     const scratchDir = typeof flags['scratch'] === 'string' ? undefined : mkdtempSync(join(tmpdir(), 'weai-rebuild-'));
     const scratchPath = typeof flags['scratch'] === 'string' ? flags['scratch'] : join(scratchDir!, `${service}-rebuilt.sqlite`);
-    let bus: Bus;
-    try {
-      bus = await connectBus({ servers: natsServersFromEnv(io.env), name: 'weai-projection-rebuild', maxReconnectAttempts: 0 });
-    } catch (error) {
-      throw new CannotRunError((error as Error).message);
-    }
+    const bus: Bus = await connectCliBus(flags, io, 'weai-projection-rebuild');
     let db: DataSource | undefined;
     try {
       db = await openReadModel(`sqlite:${scratchPath}`, model.migrations, model.entities);

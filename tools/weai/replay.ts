@@ -2,7 +2,8 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { DeliverPolicy } from '@nats-io/jetstream';
 import { eventStoreConfigFromEnv, openStoredLog, type StoredLog } from '@weai/eventstore';
-import { type Bus, connectBus, natsServersFromEnv } from '@weai/messaging';
+import type { Bus } from '@weai/messaging';
+import { BUS_HELP, BUS_OPTIONS, connectCliBus } from './bus';
 import { CannotRunError, type CliIo, type Command, EXIT, type Flags, UsageError, positiveInt } from './cli';
 
 const STREAM = /^[A-Za-z0-9_-]{1,64}$/;
@@ -125,17 +126,20 @@ export const replay: Command = {
   help: `usage: weai replay --stream <STREAM> [--from N] [--to M] [--out FILE]
        weai replay --log <context> [--from N] [--to M] [--out FILE]
 
---stream reads a JetStream stream (WEAI_NODES, WEAI_JOBS, …) by sequence, from NATS_URL, with
-the NATS identity the environment configures (NATS_NKEY_SEED_FILE, NATS_TLS_CA). Each line:
-{ seq, subject, time, headers, data }.
+--stream reads a JetStream stream (WEAI_NODES, WEAI_JOBS, …) by sequence, through an ordered
+consumer, with the bus connection below. Each line: { seq, subject, time, headers, data }. An
+operator credential does not allow reading streams (only its requests): on an authenticated bus
+the server refuses it.
 
 --log reads the global log of a context's event store (EVENT_STORE_URL, or
 sqlite:<WEAI_DATA_DIR>/<context>.sqlite) by position, read-only, rows as stored. Each line:
 { position, streamId, revision, type, schemaVersion, data, metadata, recordedAt }.
 
 --from and --to are inclusive (default: the whole stream or log). Lines go to stdout, or to FILE
-with --out; progress goes to stderr once a second.`,
-  options: { stream: { type: 'string' }, log: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, out: { type: 'string' } },
+with --out; progress goes to stderr once a second.
+
+${BUS_HELP}`,
+  options: { stream: { type: 'string' }, log: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, out: { type: 'string' }, ...BUS_OPTIONS },
   async run(flags, io) {
     const stream = flags['stream'];
     const logName = flags['log'];
@@ -147,12 +151,7 @@ with --out; progress goes to stderr once a second.`,
     if (typeof logName === 'string' && !LOG_NAME.test(logName)) throw new UsageError(`--log must be a context name such as nodes, got ${JSON.stringify(logName)}`);
     let count: number;
     if (typeof stream === 'string') {
-      let bus: Bus;
-      try {
-        bus = await connectBus({ servers: natsServersFromEnv(io.env), name: 'weai-replay', maxReconnectAttempts: 0 });
-      } catch (error) {
-        throw new CannotRunError((error as Error).message);
-      }
+      const bus: Bus = await connectCliBus(flags, io, 'weai-replay');
       const sink = sinkOf(flags, io);
       try {
         count = await replayStream(bus, stream, from, to, sink, io);

@@ -111,6 +111,17 @@ export function inboxPrefixOf(principalId: string): string {
   return `_INBOX.${principalId}`;
 }
 
+/** Request subjects of the resources service (queries on its capacity index, queue group `resources`). */
+export const RESOURCES_RPC = { capacity: 'weai.rpc.resources.capacity', match: 'weai.rpc.resources.match' } as const;
+
+/**
+ * The durable consumer a partner reads its own job events through (`weai.evt.jobs.<partner>.>` on
+ * WEAI_JOBS): the only consumer of that stream a partner credential may create and pull from.
+ */
+export function partnerJobsDurable(partnerId: string): string {
+  return `jobs-${partnerId}`;
+}
+
 /**
  * Security reports: what an edge service (the HTTP gateway) saw refused — AuthenticationFailed and
  * AccessDenied events, complete with metadata, that the security service appends to its own store

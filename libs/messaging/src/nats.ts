@@ -28,6 +28,62 @@ export interface Bus {
   close(): Promise<void>;
 }
 
+/** TLS and identity of a bus connection: each optional; an empty string counts as unset. */
+export interface BusSecuritySettings {
+  /** PEM file of the CA that signed the server's certificate; TLS is then required and verified. */
+  readonly caFile?: string | undefined;
+  /** File holding this identity's nkey seed (`SU…`), issued by the security service; must be 0600. */
+  readonly seedFile?: string | undefined;
+  /** The identity's inbox prefix (`_INBOX.<principal id>`), the only place its permissions let it receive replies. */
+  readonly inboxPrefix?: string | undefined;
+}
+
+/** What errors call each setting: environment variables, command-line flags or SDK options. */
+export interface BusSecurityNames {
+  readonly caFile: string;
+  readonly seedFile: string;
+  readonly inboxPrefix: string;
+}
+
+/** The environment variables of `busSecurityFromEnv`. */
+export const BUS_SECURITY_ENV: BusSecurityNames = { caFile: 'NATS_TLS_CA', seedFile: 'NATS_NKEY_SEED_FILE', inboxPrefix: 'NATS_INBOX_PREFIX' };
+
+/**
+ * Connection options for TLS, an nkey and an inbox prefix; nothing changes when no setting is given.
+ * Errors name the setting (`names`: a variable, a flag, an option) and the path, never the file's content.
+ */
+export function busSecurity(settings: BusSecuritySettings, names: BusSecurityNames = BUS_SECURITY_ENV): Partial<ConnectionOptions> {
+  const options: Partial<ConnectionOptions> = {};
+  const ca = settings.caFile;
+  if (ca) {
+    try {
+      statSync(ca);
+    } catch (error) {
+      throw new Error(`${names.caFile}: cannot read ${ca} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
+    }
+    options.tls = { caFile: ca };
+  }
+  const seedFile = settings.seedFile;
+  if (seedFile) {
+    let seed: string;
+    try {
+      if ((statSync(seedFile).mode & 0o077) !== 0) throw Object.assign(new Error('readable by others'), { code: 'mode' });
+      seed = readFileSync(seedFile, 'utf8').trim();
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new Error(code === 'mode' ? `${names.seedFile}: ${seedFile} must be readable by its owner only (chmod 600)` : `${names.seedFile}: cannot read ${seedFile} (${code ?? 'error'})`, { cause: error });
+    }
+    if (!/^SU[A-Z2-7]{56}$/.test(seed)) throw new Error(`${names.seedFile}: ${seedFile} does not hold an nkey user seed (SU…)`);
+    options.authenticator = nkeyAuthenticator(new TextEncoder().encode(seed));
+  }
+  const inboxPrefix = settings.inboxPrefix;
+  if (inboxPrefix) {
+    if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(inboxPrefix)) throw new Error(`${names.inboxPrefix} must be dot-separated tokens of [A-Za-z0-9_-] (no wildcards), got ${JSON.stringify(inboxPrefix)}`);
+    options.inboxPrefix = inboxPrefix;
+  }
+  return options;
+}
+
 /**
  * TLS and identity of a bus connection, from the environment; all optional, and nothing changes when
  * none is set:
@@ -39,35 +95,7 @@ export interface Bus {
  * Errors name the variable and the path, never the file's content.
  */
 export function busSecurityFromEnv(env: NodeJS.ProcessEnv): Partial<ConnectionOptions> {
-  const options: Partial<ConnectionOptions> = {};
-  const ca = env['NATS_TLS_CA'];
-  if (ca) {
-    try {
-      statSync(ca);
-    } catch (error) {
-      throw new Error(`NATS_TLS_CA: cannot read ${ca} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
-    }
-    options.tls = { caFile: ca };
-  }
-  const seedFile = env['NATS_NKEY_SEED_FILE'];
-  if (seedFile) {
-    let seed: string;
-    try {
-      if ((statSync(seedFile).mode & 0o077) !== 0) throw Object.assign(new Error('readable by others'), { code: 'mode' });
-      seed = readFileSync(seedFile, 'utf8').trim();
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      throw new Error(code === 'mode' ? `NATS_NKEY_SEED_FILE: ${seedFile} must be readable by its owner only (chmod 600)` : `NATS_NKEY_SEED_FILE: cannot read ${seedFile} (${code ?? 'error'})`, { cause: error });
-    }
-    if (!/^SU[A-Z2-7]{56}$/.test(seed)) throw new Error(`NATS_NKEY_SEED_FILE: ${seedFile} does not hold an nkey user seed (SU…)`);
-    options.authenticator = nkeyAuthenticator(new TextEncoder().encode(seed));
-  }
-  const inboxPrefix = env['NATS_INBOX_PREFIX'];
-  if (inboxPrefix) {
-    if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(inboxPrefix)) throw new Error(`NATS_INBOX_PREFIX must be dot-separated tokens of [A-Za-z0-9_-] (no wildcards), got ${JSON.stringify(inboxPrefix)}`);
-    options.inboxPrefix = inboxPrefix;
-  }
-  return options;
+  return busSecurity({ caFile: env['NATS_TLS_CA'], seedFile: env['NATS_NKEY_SEED_FILE'], inboxPrefix: env['NATS_INBOX_PREFIX'] });
 }
 
 /**

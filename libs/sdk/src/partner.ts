@@ -1,6 +1,17 @@
-import { DeliverPolicy } from '@nats-io/jetstream';
-import { type EventOfType, JOB_RPC, type JobStatus, type SubmitJobRequest, type WeaiEvent, eventSubject, streamOfFamily } from '@weai/contracts';
-import { type Bus, ContentStore, connectBus, decodeEvent, requestJson } from '@weai/messaging';
+import { AckPolicy, type Consumer, DeliverPolicy } from '@nats-io/jetstream';
+import {
+  EVENT_SUBJECT_PREFIX,
+  type EventOfType,
+  JOB_RPC,
+  type JobStatus,
+  type SubmitJobRequest,
+  type WeaiEvent,
+  eventSubject,
+  inboxPrefixOf,
+  partnerJobsDurable,
+  streamOfFamily,
+} from '@weai/contracts';
+import { type Bus, ContentStore, busSecurity, connectBus, decodeEvent, isNotFound, requestJson } from '@weai/messaging';
 import { type Tensor, decodeTensor, encodeTensor } from '@weai/tensors';
 
 /** What a job asks for; ids and hashes are filled in by the client. */
@@ -14,6 +25,25 @@ export type JobOutcome =
   | { readonly status: 'completed'; readonly jobId: string; readonly outputHash: string }
   | { readonly status: 'failed' | 'cancelled'; readonly jobId: string; readonly reason: string };
 
+/** How a partner connects; the three credential settings mirror a service's NATS_TLS_CA, NATS_NKEY_SEED_FILE, NATS_INBOX_PREFIX. */
+export interface PartnerConnectOptions {
+  readonly servers: string | string[];
+  readonly partnerId: string;
+  /** PEM file of the CA that signed the server certificate: TLS is then required and verified (`tls://` servers). */
+  readonly tlsCaFile?: string;
+  /** File holding the partner credential's nkey seed (`SU…`) the security service issued; must be readable by its owner only (0600). */
+  readonly nkeySeedFile?: string;
+  /** The credential's inbox prefix; with `nkeySeedFile` it defaults to `_INBOX.<partnerId>`, the only one a partner credential allows. */
+  readonly inboxPrefix?: string;
+  /**
+   * Where `follow` reads job events. `ordered` (the default without `nkeySeedFile`): a fresh ordered
+   * consumer per follow, replaying the partner's events from the start; a partner credential does not
+   * allow it. `own-durable` (the default with `nkeySeedFile`): the partner's own durable consumer
+   * `jobs-<partnerId>`, the one consumer a partner credential may create and pull from.
+   */
+  readonly events?: 'ordered' | 'own-durable';
+}
+
 /**
  * A partner's connection to WE-AI over NATS: objects go to the content-addressed object store,
  * commands to the scheduler, and progress comes from the partner's own job events
@@ -25,11 +55,30 @@ export class PartnerClient {
     private readonly objects: ContentStore,
     /** The partner this client acts for. */
     readonly partnerId: string,
+    private readonly events: 'ordered' | 'own-durable',
   ) {}
 
-  static async connect(options: { servers: string | string[]; partnerId: string }): Promise<PartnerClient> {
-    const bus = await connectBus({ servers: options.servers, name: `weai-partner-${options.partnerId}` });
-    return new PartnerClient(bus, await ContentStore.open(bus.js), options.partnerId);
+  /**
+   * Connects; with `nkeySeedFile` (and `tlsCaFile`) as the partner credential the security service
+   * issued. A missing, unreadable or group/world-readable seed file, a file without a user seed and
+   * an unreadable CA file are refused before connecting, naming the option and the path (never the seed).
+   */
+  static async connect(options: PartnerConnectOptions): Promise<PartnerClient> {
+    const credential = busSecurity(
+      {
+        caFile: options.tlsCaFile,
+        seedFile: options.nkeySeedFile,
+        inboxPrefix: options.inboxPrefix ?? (options.nkeySeedFile ? inboxPrefixOf(options.partnerId) : undefined),
+      },
+      { caFile: 'tlsCaFile', seedFile: 'nkeySeedFile', inboxPrefix: 'inboxPrefix' },
+    );
+    const bus = await connectBus({ servers: options.servers, name: `weai-partner-${options.partnerId}`, ...credential });
+    try {
+      return new PartnerClient(bus, await ContentStore.open(bus.js), options.partnerId, options.events ?? (options.nkeySeedFile ? 'own-durable' : 'ordered'));
+    } catch (error) {
+      await bus.close().catch(() => undefined);
+      throw error;
+    }
   }
 
   /** Uploads a model (ONNX bytes); returns its SHA-256. */
@@ -65,13 +114,26 @@ export class PartnerClient {
    * that answer. A subscription that a server fail-over left silent (its consumer on a server
    * that is catching up, say) therefore costs a delay, not a partner waiting forever; events it
    * did not deliver are not passed to `onEvent`. `signal` gives up on following (the job goes on).
+   *
+   * With `events: 'own-durable'` (a partner credential) the events come through the partner's own
+   * durable consumer, which remembers what it delivered: a job that already ended resolves from the
+   * scheduler's answer at once, each event is passed on once (an event of another job read on the
+   * way is consumed, not kept for a later follow), and two follows at the same time share the
+   * consumer's events, so one may resolve from the status check instead.
    */
   async follow(jobId: string, onEvent?: (event: WeaiEvent) => void, options: { signal?: AbortSignal; checkEveryMs?: number } = {}): Promise<JobOutcome> {
     options.signal?.throwIfAborted();
-    const consumer = await this.bus.js.consumers.get(streamOfFamily('jobs'), {
-      deliver_policy: DeliverPolicy.All,
-      filter_subjects: eventSubject('jobs', this.partnerId, '*'),
-    });
+    const durable = this.events === 'own-durable';
+    if (durable) {
+      const ended = await this.status(jobId).then(outcomeOf, () => undefined);
+      if (ended) return ended;
+    }
+    const consumer = durable
+      ? await this.ownJobEvents()
+      : await this.bus.js.consumers.get(streamOfFamily('jobs'), {
+          deliver_policy: DeliverPolicy.All,
+          filter_subjects: eventSubject('jobs', this.partnerId, '*'),
+        });
     const messages = await consumer.consume();
     let outcome: JobOutcome | undefined;
     let failure: unknown;
@@ -96,6 +158,7 @@ export class PartnerClient {
     try {
       for await (const m of messages) {
         lastEvent = performance.now();
+        if (durable) m.ack();
         let event: WeaiEvent;
         try {
           event = decodeEvent(m).event;
@@ -118,6 +181,24 @@ export class PartnerClient {
     if (outcome) return outcome;
     options.signal?.throwIfAborted();
     throw new Error('the event subscription ended before the job did');
+  }
+
+  /** The partner's own durable consumer of its job events, created on first use (the only one its credential allows). */
+  private async ownJobEvents(): Promise<Consumer> {
+    const stream = streamOfFamily('jobs');
+    const name = partnerJobsDurable(this.partnerId);
+    try {
+      return await this.bus.js.consumers.get(stream, name);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    await this.bus.jsm.consumers.add(stream, {
+      durable_name: name,
+      filter_subject: `${EVENT_SUBJECT_PREFIX}.jobs.${this.partnerId}.>`,
+      deliver_policy: DeliverPolicy.All,
+      ack_policy: AckPolicy.Explicit,
+    });
+    return this.bus.js.consumers.get(stream, name);
   }
 
   /** Downloads an object (the integrated output), verified against its hash. */

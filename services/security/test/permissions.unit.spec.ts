@@ -28,6 +28,15 @@ describe('permissions (the one table of who may do what on the bus)', () => {
       expect(may(p.publish, '$JS.ACK.WEAI_SHARDS.shards-cuda_sm86_vram8.1.5.5.1700000000.0')).toBe(false);
       expect(may(p.publish, '$JS.API.CONSUMER.CREATE.WEAI_SHARDS.shards-cpu_avx2.weai.shard.>')).toBe(false);
     });
+    it('then it may watch the job-status bucket with the bucket filter only, and pull from no consumer of it', () => {
+      expect(may(p.publish, '$JS.API.CONSUMER.CREATE.KV_weai-job-status.oc_Ab12_1.$KV.weai-job-status.>')).toBe(true);
+      expect(may(p.publish, '$JS.API.CONSUMER.INFO.KV_weai-job-status.oc_Ab12_1')).toBe(true);
+      expect(may(p.publish, '$JS.API.CONSUMER.CREATE.KV_weai-job-status.oc_Ab12_1')).toBe(false);
+      expect(may(p.publish, '$JS.API.CONSUMER.CREATE.KV_weai-object-grants.oc_Ab12_1.$KV.weai-object-grants.>')).toBe(false);
+      expect(may(p.publish, '$JS.API.CONSUMER.MSG.NEXT.KV_weai-job-status.oc_Ab12_1')).toBe(false);
+      expect(may(p.publish, '$JS.API.CONSUMER.DELETE.KV_weai-job-status.oc_Ab12_1')).toBe(false);
+      expect(may(p.publish, '$KV.weai-job-status.j1')).toBe(false);
+    });
     it('then it cannot publish work, events or touch streams', () => {
       for (const s of ['weai.shard.cpu.avx2', 'weai.evt.nodes.n1.NodeRegistered', '$JS.API.STREAM.DELETE.WEAI_JOBS', '$JS.API.STREAM.PURGE.WEAI_SHARDS', 'weai.rpc.nodes.quarantine']) {
         expect(may(p.publish, s)).toBe(false);
@@ -75,6 +84,15 @@ describe('permissions (the one table of who may do what on the bus)', () => {
       expect(may(p.publish, 'weai.rpc.security.revoke')).toBe(true);
       expect(may(p.publish, '$JS.API.CONSUMER.CREATE.WEAI_JOBS.x')).toBe(false);
       expect(may(p.publish, 'weai.evt.nodes.n1.NodeReleased')).toBe(false);
+    });
+    it('then its CLI connects (JetStream API info) and reads capacity from the resources service, and no stream', () => {
+      expect(may(p.publish, '$JS.API.INFO')).toBe(true);
+      expect(may(p.publish, 'weai.rpc.resources.capacity')).toBe(true);
+      expect(may(p.publish, 'weai.rpc.resources.match')).toBe(true);
+      expect(may(p.publish, '$JS.API.STREAM.INFO.WEAI_NODES')).toBe(false);
+      expect(may(p.publish, '$JS.API.CONSUMER.MSG.NEXT.WEAI_NODES.x')).toBe(false);
+      expect(may(p.subscribe, '_INBOX.alice.x1')).toBe(true);
+      expect(may(p.subscribe, '_INBOX.bob.x1')).toBe(false);
     });
   });
 

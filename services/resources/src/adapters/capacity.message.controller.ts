@@ -2,14 +2,14 @@ import { Controller, Inject } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import type { DataSource } from 'typeorm';
 import { z } from 'zod';
-import { isCapabilityClass } from '@weai/contracts';
+import { RESOURCES_RPC, isCapabilityClass } from '@weai/contracts';
 import { OnRequest } from '@weai/messaging';
 import { READ_MODEL } from '@weai/runtime';
 import { CapacityClassEntity } from '../application/capacity.read-model';
 import { serves } from '../domain/capacity';
 
-/** Request subjects of the resources service. */
-export const RESOURCES_RPC = { capacity: 'weai.rpc.resources.capacity', match: 'weai.rpc.resources.match' } as const;
+/** Request subjects of the resources service (defined in the contracts, where clients find them). */
+export { RESOURCES_RPC };
 
 const MatchRequest = z.object({ requires: z.string().refine(isCapabilityClass, 'must be a capability class such as cuda.sm75.vram8 or cpu.avx2') }).strict();
 

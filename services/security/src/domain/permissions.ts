@@ -5,6 +5,7 @@ import {
   JOB_STATUS_BUCKET,
   NODE_RPC,
   OBJECT_BUCKET,
+  RESOURCES_RPC,
   REWARDS_RPC,
   SECURITY_RPC,
   SHARDS_STREAM,
@@ -12,6 +13,7 @@ import {
   heartbeatSubject,
   inboxPrefixOf,
   keyRequestSubject,
+  partnerJobsDurable,
   shardSubject,
   streamOfFamily,
 } from '@weai/contracts';
@@ -45,8 +47,8 @@ const CAPABILITY_CLASS = /^[a-z0-9]+(\.[a-z0-9]+){0,7}$/;
 
 /** The shared durable consumer of one capability class (as node-agent/src/worker.ts names it). */
 export const shardDurable = (capabilityClass: string) => `shards-${capabilityClass.replace(/\./g, '_')}`;
-/** The durable a partner reads its own job events through. */
-export const partnerJobsDurable = (partnerId: string) => `jobs-${partnerId}`;
+/** The durable a partner reads its own job events through (defined in contracts, where the SDK finds it too). */
+export { partnerJobsDurable };
 /** The durable an owner reads its own rewards events through. */
 export const ownerRewardsDurable = (ownerId: string) => `rewards-${ownerId}`;
 
@@ -67,6 +69,13 @@ const readObjects = [
 const writeObjects = [`$O.${OBJECT_BUCKET}.C.>`, `$O.${OBJECT_BUCKET}.M.>`];
 /** Reading the job-status bucket (cancelled jobs agents skip). */
 const readJobStatus = [`$JS.API.STREAM.INFO.${JOB_STATUS_STREAM}`, `$JS.API.STREAM.MSG.GET.${JOB_STATUS_STREAM}`, `$JS.API.DIRECT.GET.${JOB_STATUS_STREAM}.>`];
+/**
+ * Watching the job-status bucket (node-agent/src/worker.ts: `kv.watch()`, an ordered push consumer
+ * named `oc_<random>_<n>` by nats.js, delivering to the watcher's own inbox): creating it with the
+ * bucket's filter only, and its info. The name cannot be pinned, so any consumer of this bucket may
+ * be looked at; the bucket is readable by every node anyway.
+ */
+const watchJobStatus = [`$JS.API.CONSUMER.CREATE.${JOB_STATUS_STREAM}.*.$KV.${JOB_STATUS_BUCKET}.>`, `$JS.API.CONSUMER.INFO.${JOB_STATUS_STREAM}.*`];
 
 /** Reading one durable consumer's messages, created with exactly one filter subject. */
 function ownDurable(stream: string, durable: string, filter: string): string[] {
@@ -169,6 +178,7 @@ export function permissionsFor(principal: Principal): NatsPermissions {
           ...readObjects,
           ...writeObjects,
           ...readJobStatus,
+          ...watchJobStatus,
         ]),
         subscribe: [inbox],
         allowResponses: false,
@@ -202,6 +212,9 @@ export function permissionsFor(principal: Principal): NatsPermissions {
     case 'operator':
       return {
         publish: sorted([
+          // Every bus client asks JetStream for the account's API info when it connects
+          // (connectBus: jetstreamManager); without it the `weai` CLI cannot connect at all.
+          '$JS.API.INFO',
           NODE_RPC.quarantine,
           NODE_RPC.release,
           NODE_RPC.list,
@@ -209,6 +222,9 @@ export function permissionsFor(principal: Principal): NatsPermissions {
           JOB_RPC.status,
           REWARDS_RPC.accounts,
           REWARDS_RPC.check,
+          // Reads of the resources service's capacity index (`weai capacity`).
+          RESOURCES_RPC.capacity,
+          RESOURCES_RPC.match,
           SECURITY_RPC.issue,
           SECURITY_RPC.revoke,
           SECURITY_RPC.list,
