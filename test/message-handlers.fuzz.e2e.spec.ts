@@ -5,7 +5,6 @@ import { headers as natsHeaders } from '@nats-io/transport-node';
 import fc from 'fast-check';
 import {
   HeartbeatSchema,
-  JOB_RPC,
   NODE_RPC,
   PARKED_STREAM,
   REWARDS_RPC,
@@ -13,6 +12,8 @@ import {
   RESULT_HEADERS,
   SHARDS_STREAM,
   heartbeatSubject,
+  jobRequestSubject,
+  ownerRequestSubject,
   resultSubject,
   streamOfFamily,
 } from '@weai/contracts';
@@ -171,13 +172,13 @@ describe('message handlers under malformed input (e2e)', () => {
       [NODE_RPC.quarantine, fc.oneof(notAnObject, broken(operator), fc.constant(operator)), 60],
       [NODE_RPC.release, fc.oneof(notAnObject, broken(operator), fc.constant(operator)), 40],
       [NODE_RPC.list, fc.oneof(notAnObject.filter((v) => v !== null), broken({ ownerId: 'o1' }).filter((b) => 'ownerId' in b && b['ownerId'] !== undefined)), 40],
-      [JOB_RPC.submit, submitBodies, 80],
-      [JOB_RPC.cancel, fc.oneof(notAnObject, broken(cancel), fc.constant(cancel)), 40],
-      [JOB_RPC.status, fc.oneof(notAnObject, broken({ jobId: 'job-unknown', partnerId: 'partner-fuzz' }), fc.constant({ jobId: 'job-unknown', partnerId: 'partner-fuzz' })), 40],
+      [jobRequestSubject('submit', 'partner-fuzz'), submitBodies, 80],
+      [jobRequestSubject('cancel', 'partner-fuzz'), fc.oneof(notAnObject, broken(cancel), fc.constant(cancel)), 40],
+      [jobRequestSubject('status', 'partner-fuzz'), fc.oneof(notAnObject, broken({ jobId: 'job-unknown', partnerId: 'partner-fuzz' }), fc.constant({ jobId: 'job-unknown', partnerId: 'partner-fuzz' })), 40],
       // Amounts: negative, fractional, NaN, hexadecimal, exponent, numbers instead of decimal strings, beyond uint256; unknown owners.
-      [REWARDS_RPC.withdraw, fc.oneof(notAnObject, broken(withdrawal), badAmount.map((amount) => ({ ...withdrawal, amount })), fc.constant(withdrawal), fc.constant({ ...withdrawal, amount: '0' })), 80],
-      [REWARDS_RPC.balance, fc.oneof(notAnObject, broken({ ownerId: 'o1' }).filter((b) => 'ownerId' in b)), 40],
-      [REWARDS_RPC.history, fc.oneof(notAnObject, broken({ ownerId: 'o1' }).filter((b) => 'ownerId' in b), badNumber.map((limit) => ({ ownerId: 'o1', limit }))), 40],
+      [ownerRequestSubject('withdraw', withdrawal.ownerId), fc.oneof(notAnObject, broken(withdrawal), badAmount.map((amount) => ({ ...withdrawal, amount })), fc.constant(withdrawal), fc.constant({ ...withdrawal, amount: '0' })), 80],
+      [ownerRequestSubject('balance', 'o1'), fc.oneof(notAnObject, broken({ ownerId: 'o1' }).filter((b) => 'ownerId' in b)), 40],
+      [ownerRequestSubject('history', 'o1'), fc.oneof(notAnObject, broken({ ownerId: 'o1' }).filter((b) => 'ownerId' in b), badNumber.map((limit) => ({ ownerId: 'o1', limit }))), 40],
       ['weai.rpc.resources.match', fc.oneof(notAnObject, broken({ requires: 'cpu.generic' }), fc.constantFrom<unknown>({ requires: 'cpu.*' }, { requires: 'cpu' }, { requires: 'CUDA.sm75' })), 40],
     ];
 
@@ -208,7 +209,7 @@ describe('message handlers under malformed input (e2e)', () => {
       );
       // Over max_payload: the server (through the client's check of its limit) refuses to carry it at all.
       const tooBig = json({ ...withdrawal, ownerId: 'x'.repeat(1_100_000) });
-      for (const subject of [REWARDS_RPC.withdraw, JOB_RPC.submit, NODE_RPC.register]) {
+      for (const subject of [ownerRequestSubject('withdraw', withdrawal.ownerId), jobRequestSubject('submit', 'partner-fuzz'), NODE_RPC.register]) {
         await expect(net.bus.nc.request(subject, tooBig, { timeout: 5000 })).rejects.toThrow(/payload|exceed/i);
       }
       expect(await heads()).toEqual(before);
@@ -446,14 +447,14 @@ describe('message handlers under malformed input (e2e)', () => {
       // The rewards node directory learned its payout address: a withdrawal is refused for the balance, not the address.
       await eventually(
         async () =>
-          requestJson(net.bus.nc, REWARDS_RPC.withdraw, { ownerId, withdrawalId: 'w-1', amount: '1' }).then(
+          requestJson(net.bus.nc, ownerRequestSubject('withdraw', ownerId), { ownerId, withdrawalId: 'w-1', amount: '1' }).then(
             () => false,
             (e: RpcError) => e.code === 'rewards.insufficient-balance',
           ),
         'the rewards node directory to know the owner',
         15_000,
       );
-      expect(await requestJson<{ available: string }>(net.bus.nc, REWARDS_RPC.balance, { ownerId })).toMatchObject({ available: '0' });
+      expect(await requestJson<{ available: string }>(net.bus.nc, ownerRequestSubject('balance', ownerId), { ownerId })).toMatchObject({ available: '0' });
       expect(Array.isArray(await requestJson(net.bus.nc, 'weai.rpc.resources.capacity', {}))).toBe(true);
 
       // A job: submitted, partitioned, its first replica dispatched; a failure reported for it is handled.

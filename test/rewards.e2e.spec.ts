@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { WebiTokenClient } from '@weai/chain';
-import { REWARDS_RPC, streamOfFamily } from '@weai/contracts';
+import { REWARDS_RPC, ownerRequestSubject, streamOfFamily } from '@weai/contracts';
 import { requestJson } from '@weai/messaging';
 import { eventually } from '@weai/messaging/src/testing/streams';
 import { PartnerClient } from '@weai/sdk';
@@ -122,7 +122,7 @@ describe('rewards (e2e): a job run pays its honest workers exactly, on chain too
     const [ownerId, amount] = [...expected][0]!;
     const payoutAddress = registered.find((e) => e.data.ownerId === ownerId)!.data.payoutAddress;
     const before = await token.balanceOf(payoutAddress);
-    await rpc(REWARDS_RPC.withdraw, { ownerId, withdrawalId: 'cash-out-1', amount: String(amount) });
+    await rpc(ownerRequestSubject('withdraw', ownerId), { ownerId, withdrawalId: 'cash-out-1', amount: String(amount) });
     const settled = await rewards.until('the withdrawal settled', (events) => ofType(events, 'WithdrawalSettled').find((e) => e.data.ownerId === ownerId), 60_000);
     expect(settled.data).toMatchObject({ withdrawalId: 'cash-out-1', amount: String(amount) });
     expect((await token.balanceOf(payoutAddress)) - before).toBe(amount);

@@ -238,10 +238,14 @@ describe('the network on the authenticated bus (e2e): every service and the node
     const impostor = await PartnerClient.connect({ servers: sb.nats.url, partnerId: 'partner-sn', tlsCaFile: sb.caFile, nkeySeedFile: partnerSeed('pn'), inboxPrefix: '_INBOX.pn' });
     try {
       await expect(impostor.follow(`job-${randomUUID()}`)).rejects.toThrow(/Permissions Violation for Publish to "\$JS\.API\.CONSUMER\.INFO\.WEAI_JOBS\.jobs-partner-sn"/);
+      // Nor ask about, cancel or submit jobs in its name: job requests name the partner in their subject.
+      await expect(impostor.status(`job-${randomUUID()}`)).rejects.toThrow(/Permissions Violation for Publish to "weai\.rpc\.jobs\.status\.partner-sn"/);
+      await expect(impostor.cancel(`job-${randomUUID()}`, 'not mine')).rejects.toThrow(/Permissions Violation for Publish to "weai\.rpc\.jobs\.cancel\.partner-sn"/);
     } finally {
       await impostor.close();
     }
     await eventually(async () => (await securityEvents('AccessDenied')).some((d) => d['principalId'] === 'pn' && String(d['resource']).includes('jobs-partner-sn')), "the refused foreign follow on record");
+    await eventually(async () => (await securityEvents('AccessDenied')).some((d) => d['principalId'] === 'pn' && String(d['resource']).includes('weai.rpc.jobs.status.partner-sn')), 'the refused foreign status request on record');
 
     // Only its owner may revoke it (another owner's attempt answers as a missing node).
     const revoke = (id: string, t: string) => post(`/v1/owner/nodes/${id}/revoke`, { reason: 'owner reported the machine stolen' }, t);

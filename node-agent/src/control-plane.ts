@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { type Capabilities, type Heartbeat, NODE_RPC, REWARDS_RPC, heartbeatSubject } from '@weai/contracts';
+import { type Capabilities, type Heartbeat, NODE_RPC, heartbeatSubject, ownerRequestSubject } from '@weai/contracts';
 import { type NodeIdentity, signRequest } from './identity';
 
 /** The control plane refused a request; `code` says why ("auth.failed", "node.payout-change", …). */
@@ -46,7 +46,7 @@ export class ControlPlane {
 
   /** The owner's WEBI balance at the rewards service (base units, 10^-18 WEBI, as decimal strings). */
   balance(ownerId: string): Promise<{ available: string; inFlight: string }> {
-    return request(this.nc, REWARDS_RPC.balance, { ownerId });
+    return request(this.nc, ownerRequestSubject('balance', ownerId), { ownerId });
   }
 
   /** Publishes one heartbeat (fire and forget: the telemetry stream keeps the last one per node). */

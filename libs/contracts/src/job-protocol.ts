@@ -12,11 +12,21 @@ import { z } from 'zod';
 import { RedundancyPolicySchema } from './events/jobs';
 import { Id, Sha256, Timestamp } from './metadata';
 
+/**
+ * The job requests. Each is sent to `<subject>.<partnerId>` ({@link jobRequestSubject}): the partner
+ * is the last token, and a partner's credential may publish only to its own, so the scheduler knows
+ * whose jobs a request is about from the subject, not from a body any sender writes.
+ */
 export const JOB_RPC = {
   submit: 'weai.rpc.jobs.submit',
   cancel: 'weai.rpc.jobs.cancel',
   status: 'weai.rpc.jobs.status',
 } as const;
+
+/** The subject of a job request about `partnerId`'s jobs. */
+export function jobRequestSubject(request: keyof typeof JOB_RPC, partnerId: string): string {
+  return `${JOB_RPC[request]}.${partnerId}`;
+}
 
 /** The object store bucket holding models, datasets and outputs under their SHA-256. */
 export const OBJECT_BUCKET = 'weai-objects';

@@ -12,12 +12,16 @@ export class RpcError extends Error {
   }
 }
 
-/** Sends a JSON request to a responder declared with `@OnRequest` and returns its value, or throws RpcError. */
-export async function requestJson<T>(nc: NatsConnection, subject: string, body: unknown, timeoutMs = 5000): Promise<T> {
+/**
+ * Sends a JSON request to a responder declared with `@OnRequest` and returns its value, or throws
+ * RpcError. `spanName` names its CLIENT span: the request without the principal token of a subject
+ * such as `weai.rpc.jobs.submit.<partnerId>`, so that span names stay few.
+ */
+export async function requestJson<T>(nc: NatsConnection, subject: string, body: unknown, timeoutMs = 5000, spanName = subject): Promise<T> {
   // Inside a trace (an HTTP request in the gateway, a shard in an agent) the request is a CLIENT
   // span whose context travels in the `traceparent` header; outside one it is sent as before.
   if (activeTraceId() === undefined) return request<T>(nc, subject, body, timeoutMs);
-  return inSpan(subject, { kind: SpanKind.CLIENT, attributes: { 'rpc.system': 'nats', 'messaging.destination.name': subject } }, () => {
+  return inSpan(spanName, { kind: SpanKind.CLIENT, attributes: { 'rpc.system': 'nats', 'messaging.destination.name': subject } }, () => {
     const headers = natsHeaders();
     injectTrace(headers);
     return request<T>(nc, subject, body, timeoutMs, headers);

@@ -1,13 +1,14 @@
 import { AckPolicy, type Consumer, DeliverPolicy } from '@nats-io/jetstream';
 import {
   EVENT_SUBJECT_PREFIX,
-  type EventOfType,
   JOB_RPC,
+  type EventOfType,
   type JobStatus,
   type SubmitJobRequest,
   type WeaiEvent,
   eventSubject,
   inboxPrefixOf,
+  jobRequestSubject,
   partnerJobsDurable,
   streamOfFamily,
 } from '@weai/contracts';
@@ -94,15 +95,15 @@ export class PartnerClient {
   /** Submits a job on uploaded objects; resolves once the scheduler accepted it. */
   submit(modelHash: string, inputHash: string, job: JobRequest): Promise<JobStatus> {
     const jobId = job.jobId ?? `job-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-    return requestJson<JobStatus>(this.bus.nc, JOB_RPC.submit, { ...job, jobId, partnerId: this.partnerId, modelHash, inputHash }, 60_000);
+    return requestJson<JobStatus>(this.bus.nc, jobRequestSubject('submit', this.partnerId), { ...job, jobId, partnerId: this.partnerId, modelHash, inputHash }, 60_000, JOB_RPC.submit);
   }
 
   status(jobId: string): Promise<JobStatus> {
-    return requestJson<JobStatus>(this.bus.nc, JOB_RPC.status, { jobId, partnerId: this.partnerId });
+    return requestJson<JobStatus>(this.bus.nc, jobRequestSubject('status', this.partnerId), { jobId, partnerId: this.partnerId }, undefined, JOB_RPC.status);
   }
 
   cancel(jobId: string, reason: string): Promise<JobStatus> {
-    return requestJson<JobStatus>(this.bus.nc, JOB_RPC.cancel, { jobId, partnerId: this.partnerId, reason });
+    return requestJson<JobStatus>(this.bus.nc, jobRequestSubject('cancel', this.partnerId), { jobId, partnerId: this.partnerId, reason }, undefined, JOB_RPC.cancel);
   }
 
   /**

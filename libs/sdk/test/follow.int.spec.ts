@@ -1,4 +1,4 @@
-import { JOB_RPC, type JobStatus } from '@weai/contracts';
+import { type JobStatus, jobRequestSubject } from '@weai/contracts';
 import { type Bus, connectBus, ensureStreams } from '@weai/messaging';
 import { type TestNatsServer, startNatsServer } from '@weai/messaging/src/testing/nats-server';
 import { PartnerClient } from '../src';
@@ -23,7 +23,7 @@ describe('PartnerClient.follow: a silent subscription does not keep a partner wa
       'job-running': { jobId: 'job-running', partnerId: 'p1', status: 'running', shardCount: 2, shardsValidated: 1, shardsFailed: 0 },
       'job-failed': { jobId: 'job-failed', partnerId: 'p1', status: 'failed', shardCount: 2, shardsValidated: 0, shardsFailed: 1, reason: 'shard 1 failed: bad model' },
     };
-    bus.nc.subscribe(JOB_RPC.status, {
+    bus.nc.subscribe(jobRequestSubject('status', 'p1'), {
       callback: (_, m) => {
         const { jobId } = m.json<{ jobId: string }>();
         asked.push(jobId);

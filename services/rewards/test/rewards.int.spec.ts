@@ -6,7 +6,7 @@ import { NestFactory } from '@nestjs/core';
 import type { JsMsg } from '@nats-io/jetstream';
 import { type JsonRpcProvider, Wallet, parseEther } from 'ethers';
 import { PayoutClient, WEBI, WebiTokenClient, chainConfigFromEnv, connectChain, deployPayout, deployWebi, withdrawalNonce } from '@weai/chain';
-import { PARKED_STREAM, REWARDS_RPC, type WeaiEvent, streamOfFamily } from '@weai/contracts';
+import { PARKED_STREAM, REWARDS_RPC, type WeaiEvent, ownerRequestSubject, streamOfFamily } from '@weai/contracts';
 import type { EventStore } from '@weai/eventstore';
 import { type Bus, JetStreamServer, PARK_HEADERS, RpcError, connectBus, decodeEvent, ensureStreams, requestJson } from '@weai/messaging';
 import { type TestNatsServer, startNatsServer } from '@weai/messaging/src/testing/nats-server';
@@ -64,7 +64,7 @@ describe('rewards service (real NATS, SQLite and an EVM over JSON-RPC)', () => {
   const rpc = <T>(subject: string, body: unknown) => requestJson<T>(bus.nc, subject, body, 20_000);
   const accounts = async () => (await rpc<{ balances: Record<string, string> }>(REWARDS_RPC.accounts, {})).balances;
   const withdrawalOf = async (ownerId: string, withdrawalId: string) =>
-    (await rpc<{ withdrawals: WithdrawalRow[] }>(REWARDS_RPC.balance, { ownerId })).withdrawals.find((w) => w.withdrawalId === withdrawalId);
+    (await rpc<{ withdrawals: WithdrawalRow[] }>(ownerRequestSubject('balance', ownerId), { ownerId })).withdrawals.find((w) => w.withdrawalId === withdrawalId);
   const until = (ownerId: string, withdrawalId: string, status: WithdrawalRow['status']) =>
     eventually(async () => (await withdrawalOf(ownerId, withdrawalId))?.status === status, `${withdrawalId} ${status}`, 60_000);
   const redemptionsOf = async (ownerId: string, withdrawalId: string) =>
@@ -181,16 +181,22 @@ describe('rewards service (real NATS, SQLite and an EVM over JSON-RPC)', () => {
   });
 
   it('refuses withdrawals above the balance, below the minimum, and of owners with no payout address', async () => {
-    const refused = (body: object) => rpc(REWARDS_RPC.withdraw, body).then(() => undefined, (e: unknown) => e as RpcError);
+    const refused = (body: { ownerId: string; [field: string]: unknown }, subject = ownerRequestSubject('withdraw', body.ownerId)) => rpc(subject, body).then(() => undefined, (e: unknown) => e as RpcError);
     expect(await refused({ ownerId: 'owner-a', withdrawalId: 'too-much', amount: String(A + 1n) })).toMatchObject({ code: 'rewards.insufficient-balance' });
     expect(await refused({ ownerId: 'owner-a', withdrawalId: 'too-little', amount: '999' })).toMatchObject({ code: 'rewards.below-minimum' });
     expect(await refused({ ownerId: 'owner-z', withdrawalId: 'nobody', amount: '5000' })).toMatchObject({ code: 'rewards.no-payout-address' });
     expect(await refused({ ownerId: 'owner-a', withdrawalId: 'w', amount: 5000 })).toMatchObject({ code: 'bad-request' });
+    // Another owner's account, asked on one's own subject (the only one an owner's credential may publish to).
+    expect(await refused({ ownerId: 'owner-a', withdrawalId: 'not-mine', amount: '5000' }, ownerRequestSubject('withdraw', 'owner-b'))).toMatchObject({
+      code: 'bad-request',
+      message: 'the request names "owner-a" but was sent on weai.rpc.rewards.withdraw.owner-b',
+    });
+    expect((await rpc<{ withdrawals: WithdrawalRow[] }>(ownerRequestSubject('balance', 'owner-a'), { ownerId: 'owner-a' })).withdrawals.find((w) => w.withdrawalId === 'not-mine')).toBeUndefined();
   });
 
   it('pays a withdrawal on chain and moves it from the owner through in-flight to the chain account', async () => {
     const amount = 100_000_000_000_000_000n;
-    const receipt = await rpc<WithdrawalReceipt>(REWARDS_RPC.withdraw, { ownerId: 'owner-a', withdrawalId: 'w1', amount: String(amount) });
+    const receipt = await rpc<WithdrawalReceipt>(ownerRequestSubject('withdraw', 'owner-a'), { ownerId: 'owner-a', withdrawalId: 'w1', amount: String(amount) });
     expect(receipt).toMatchObject({ status: 'requested', amount: String(amount), nonce: String(withdrawalNonce('owner-a:w1')) });
     await until('owner-a', 'w1', 'settled');
     expect(await token.balanceOf(owners.a.address)).toBe(amount);
@@ -199,7 +205,7 @@ describe('rewards service (real NATS, SQLite and an EVM over JSON-RPC)', () => {
     const w = await withdrawalOf('owner-a', 'w1');
     const redemption = await payouts.findRedemption(withdrawalNonce('owner-a:w1'));
     expect(w).toMatchObject({ status: 'settled', txHash: redemption!.txHash, blockNumber: redemption!.blockNumber });
-    const history = await rpc<Array<{ eventType: string; debit: string; credit: string; amount: string }>>(REWARDS_RPC.history, { ownerId: 'owner-a', limit: 10 });
+    const history = await rpc<Array<{ eventType: string; debit: string; credit: string; amount: string }>>(ownerRequestSubject('history', 'owner-a'), { ownerId: 'owner-a', limit: 10 });
     expect(history.map((p) => [p.eventType, p.debit, p.credit, p.amount])).toEqual([
       ['WithdrawalRequested', 'owner:owner-a', 'withdrawals:in-flight', String(amount)],
       ['RewardAccrued', 'treasury', 'owner:owner-a', '175000000000000001'],
@@ -215,7 +221,7 @@ describe('rewards service (real NATS, SQLite and an EVM over JSON-RPC)', () => {
       await stopApp();
       const crash = crashAt(point);
       await startApp(crash.hooks);
-      await rpc(REWARDS_RPC.withdraw, { ownerId: 'owner-b', withdrawalId, amount: String(amount) });
+      await rpc(ownerRequestSubject('withdraw', 'owner-b'), { ownerId: 'owner-b', withdrawalId, amount: String(amount) });
       await crash.crashed;
       await stopApp();
 
@@ -242,11 +248,12 @@ describe('rewards service (real NATS, SQLite and an EVM over JSON-RPC)', () => {
     const amount = 50_000_000_000_000_000n;
     const before = await token.balanceOf(owners.a.address);
     const body = { ownerId: 'owner-a', withdrawalId: 'dup', amount: String(amount) };
-    const [first, second] = await Promise.all([rpc<WithdrawalReceipt>(REWARDS_RPC.withdraw, body), rpc<WithdrawalReceipt>(REWARDS_RPC.withdraw, body)]);
+    const withdraw = ownerRequestSubject('withdraw', 'owner-a');
+    const [first, second] = await Promise.all([rpc<WithdrawalReceipt>(withdraw, body), rpc<WithdrawalReceipt>(withdraw, body)]);
     expect(second).toEqual(first);
     await until('owner-a', 'dup', 'settled');
-    expect(await rpc<WithdrawalReceipt>(REWARDS_RPC.withdraw, body)).toMatchObject({ status: 'settled', nonce: first.nonce, deadline: first.deadline });
-    await expect(rpc(REWARDS_RPC.withdraw, { ...body, amount: String(amount + 1n) })).rejects.toMatchObject({ code: 'rewards.withdrawal-id-reused' });
+    expect(await rpc<WithdrawalReceipt>(withdraw, body)).toMatchObject({ status: 'settled', nonce: first.nonce, deadline: first.deadline });
+    await expect(rpc(withdraw, { ...body, amount: String(amount + 1n) })).rejects.toMatchObject({ code: 'rewards.withdrawal-id-reused' });
     expect((await token.balanceOf(owners.a.address)) - before).toBe(amount);
     expect(await redemptionsOf('owner-a', 'dup')).toBe(1);
     expect(await typesIn('owner-a', 'dup')).toEqual(['WithdrawalRequested', 'WithdrawalSubmitted', 'WithdrawalSettled']);
@@ -277,7 +284,7 @@ describe('rewards service (real NATS, SQLite and an EVM over JSON-RPC)', () => {
     await stopApp();
     const crash = crashAt('beforeSign');
     await startApp(crash.hooks);
-    await rpc(REWARDS_RPC.withdraw, { ownerId: 'owner-a', withdrawalId: 'expires', amount: String(amount) });
+    await rpc(ownerRequestSubject('withdraw', 'owner-a'), { ownerId: 'owner-a', withdrawalId: 'expires', amount: String(amount) });
     await crash.crashed;
     await stopApp();
     await provider.send('evm_increaseTime', [TTL + 60]);

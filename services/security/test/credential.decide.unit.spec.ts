@@ -20,7 +20,7 @@ const spec = DeciderSpecification.for(credentialDecider);
 const OWNER = 'o0123456789abcdef01234567';
 const OTHER_OWNER = 'ofedcba9876543210fedcba98';
 const enrol = (ownerId = OWNER) => ({ ...issue(), data: { ...issue().data, ownerId } });
-const enrolled = { type: 'CredentialIssued', data: { ...issuedData, ownerId: OWNER }, metadata: eventMeta } as CredentialEvent;
+const enrolled = { type: 'CredentialIssued', data: { ...issuedData, permissions: permissionsFor(node, OWNER), ownerId: OWNER }, metadata: eventMeta } as CredentialEvent;
 const revokeAs = (ownerId: string) => ({ ...revoke, data: { ...revoke.data, ownerId } });
 /** Exactly the refusal of a credential that was never issued: nothing tells another owner the node exists. */
 const asUnknown = (error: unknown) => error instanceof DomainError && error.code === 'credential.unknown' && error.message === 'credential cred1 does not exist';
@@ -80,6 +80,14 @@ describe('credential decider', () => {
     });
     it('keeps another owner from enrolling the same key (it would change a node it does not own)', () => {
       spec.given([enrolled]).when(enrol(OTHER_OWNER)).thenThrows(DomainError, /already exists/);
+      spec.given([enrolled]).when(issue()).then([]);
+    });
+    it('is the one whose balance the node may read, also when the key is issued again without an owner', () => {
+      const balanceOf = (ownerId: string) => `weai.rpc.rewards.balance.${ownerId}`;
+      const { publish } = permissionsFor(node, OWNER);
+      expect(publish).toContain(balanceOf(OWNER));
+      expect(publish).not.toContain(balanceOf(OTHER_OWNER));
+      expect(issuedData.permissions.publish.filter((s) => s.startsWith('weai.rpc.rewards.'))).toEqual([]);
       spec.given([enrolled]).when(issue()).then([]);
     });
     it('is optional in the event: one recorded before owners were still decodes', () => {

@@ -14,6 +14,19 @@ function matches(pattern: string, subject: string): boolean {
 const may = (allow: readonly string[], subject: string) => allow.some((p) => matches(p, subject));
 
 describe('permissions (the one table of who may do what on the bus)', () => {
+  describe('given a node enrolled by owner o1', () => {
+    const p = permissionsFor({ role: 'node', principalId: 'n1', capabilityClasses: ['cpu.avx2'] }, 'o1');
+    it('then it reads that owner’s balance only (its status page), and nobody’s history or withdrawals', () => {
+      expect(may(p.publish, 'weai.rpc.rewards.balance.o1')).toBe(true);
+      expect(may(p.publish, 'weai.rpc.rewards.balance.o2')).toBe(false);
+      expect(may(p.publish, 'weai.rpc.rewards.history.o1')).toBe(false);
+      expect(may(p.publish, 'weai.rpc.rewards.withdraw.o1')).toBe(false);
+    });
+    it('then an owner id that is not a plain token is refused', () => {
+      expect(() => permissionsFor({ role: 'node', principalId: 'n1', capabilityClasses: [] }, 'o1.>')).toThrow(/owner id/);
+    });
+  });
+
   describe('given a node n1 serving cpu.avx2', () => {
     const p = permissionsFor({ role: 'node', principalId: 'n1', capabilityClasses: ['cpu.avx2'] });
     it('then it publishes its own heartbeats and no other node’s', () => {
@@ -60,8 +73,14 @@ describe('permissions (the one table of who may do what on the bus)', () => {
       expect(may(p.publish, '$JS.API.CONSUMER.MSG.NEXT.WEAI_JOBS.rewards-accrual')).toBe(false);
       expect(may(p.subscribe, 'weai.evt.jobs.p2.JobSubmitted')).toBe(false);
     });
-    it('then it submits jobs but cannot publish shards or results', () => {
-      expect(may(p.publish, 'weai.rpc.jobs.submit')).toBe(true);
+    it('then it submits, follows and cancels its own jobs only: the scheduler takes the partner from the subject', () => {
+      for (const request of ['submit', 'status', 'cancel']) {
+        expect(may(p.publish, `weai.rpc.jobs.${request}.p1`)).toBe(true);
+        expect(may(p.publish, `weai.rpc.jobs.${request}.p2`)).toBe(false);
+        expect(may(p.publish, `weai.rpc.jobs.${request}`)).toBe(false);
+      }
+    });
+    it('then it cannot publish shards or results', () => {
       expect(may(p.publish, 'weai.shard.cpu.avx2')).toBe(false);
       expect(may(p.publish, 'weai.result.j1.0.0')).toBe(false);
     });
@@ -72,13 +91,22 @@ describe('permissions (the one table of who may do what on the bus)', () => {
     it('then it reads its own rewards only and may withdraw', () => {
       expect(may(p.publish, '$JS.API.CONSUMER.CREATE.WEAI_REWARDS.rewards-o1.weai.evt.rewards.o1.>')).toBe(true);
       expect(may(p.publish, '$JS.API.CONSUMER.CREATE.WEAI_REWARDS.rewards-o1.weai.evt.rewards.o2.>')).toBe(false);
-      expect(may(p.publish, 'weai.rpc.rewards.withdraw')).toBe(true);
+      for (const request of ['withdraw', 'balance', 'history']) {
+        expect(may(p.publish, `weai.rpc.rewards.${request}.o1`)).toBe(true);
+        expect(may(p.publish, `weai.rpc.rewards.${request}.o2`)).toBe(false);
+        expect(may(p.publish, `weai.rpc.rewards.${request}`)).toBe(false);
+      }
       expect(may(p.publish, 'weai.rpc.rewards.accounts')).toBe(false);
     });
   });
 
   describe('given an operator', () => {
     const p = permissionsFor({ role: 'operator', principalId: 'alice' });
+    it('then it reads any partner’s job status, and submits or cancels for none', () => {
+      expect(may(p.publish, 'weai.rpc.jobs.status.p1')).toBe(true);
+      expect(may(p.publish, 'weai.rpc.jobs.submit.p1')).toBe(false);
+      expect(may(p.publish, 'weai.rpc.jobs.cancel.p1')).toBe(false);
+    });
     it('then it may quarantine nodes and administer credentials, and touches no stream', () => {
       expect(may(p.publish, 'weai.rpc.nodes.quarantine')).toBe(true);
       expect(may(p.publish, 'weai.rpc.security.revoke')).toBe(true);

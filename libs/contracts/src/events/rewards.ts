@@ -161,20 +161,26 @@ export const REWARD_EVENTS = [RewardAccrued, WithdrawalRequested, WithdrawalSubm
 /**
  * Request subjects of the rewards service (core NATS request/reply, queue group `rewards`).
  * Who may send which is enforced by NATS permissions: an owner only its own `withdraw`,
- * `balance` and `history`, operators `accounts` and `check`.
+ * `balance` and `history` — sent to `<subject>.<ownerId>` ({@link ownerRequestSubject}), the owner
+ * being the last token and the only one its credential may publish to — operators `accounts` and `check`.
  */
 export const REWARDS_RPC = {
-  /** `{ ownerId, withdrawalId, amount }` → the withdrawal, held in flight until it settles or fails. */
+  /** `{ ownerId, withdrawalId, amount }` on `.<ownerId>` → the withdrawal, held in flight until it settles or fails. */
   withdraw: 'weai.rpc.rewards.withdraw',
-  /** `{ ownerId }` → the owner's available and in-flight balances and withdrawals. */
+  /** `{ ownerId }` on `.<ownerId>` → the owner's available and in-flight balances and withdrawals. */
   balance: 'weai.rpc.rewards.balance',
-  /** `{ ownerId, limit? }` → the owner's postings, newest first. */
+  /** `{ ownerId, limit? }` on `.<ownerId>` → the owner's postings, newest first. */
   history: 'weai.rpc.rewards.history',
   /** `{}` → every ledger account's balance (operators). */
   accounts: 'weai.rpc.rewards.accounts',
   /** `{}` → replays the service's store and compares it with the live ledger (operators). */
   check: 'weai.rpc.rewards.check',
 } as const;
+
+/** The subject of an owner's request about its own account. */
+export function ownerRequestSubject(request: 'withdraw' | 'balance' | 'history', ownerId: string): string {
+  return `${REWARDS_RPC[request]}.${ownerId}`;
+}
 
 /** The body of `weai.rpc.rewards.withdraw`. */
 export const WithdrawRequestSchema = z

@@ -67,6 +67,19 @@ export class RequestContext extends BaseRpcContext<[Msg]> {
   }
 }
 
+/**
+ * The principal a request is about, for requests sent to `<request>.<principalId>`: the subject's
+ * last token. NATS permissions let a partner or an owner publish only to its own, so the subject,
+ * not the body, says whose data the request may touch; a body naming another principal (`named`)
+ * is refused as a bad request.
+ */
+export function requestPrincipal(ctx: RequestContext, named: string): string {
+  const subject = ctx.message.subject;
+  const principal = subject.slice(subject.lastIndexOf('.') + 1);
+  if (principal !== named) throw Object.assign(new Error(`the request names ${JSON.stringify(named)} but was sent on ${subject}`), { code: 'bad-request' });
+  return principal;
+}
+
 /** An error whose `code` is meant for the requester (DomainError, authentication failures, bad input). */
 interface CodedError {
   readonly code: string;
@@ -168,7 +181,8 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
             // request carries one, else the root of a new trace (a partner's SDK submitting a job).
             const parent = extractTrace(msg.headers);
             const attributes = { 'rpc.system': 'nats', 'messaging.destination.name': subject };
-            const value = await inSpan(subject, { kind: SpanKind.SERVER, attributes, parent: parent ?? ROOT_CONTEXT }, async () => {
+            // Named after the request, without the principal token of `<request>.*` patterns: few span names.
+            const value = await inSpan(subject.replace(/\.\*$/, ''), { kind: SpanKind.SERVER, attributes, parent: parent ?? ROOT_CONTEXT }, async () => {
               traceId = activeTraceId();
               return lastValueFrom(this.transformToObservable(await handler(body, new RequestContext([msg]))), { defaultValue: undefined });
             });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { JOB_RPC, type JobStatus } from '@weai/contracts';
+import { JOB_RPC, type JobStatus, jobRequestSubject } from '@weai/contracts';
 import { type Bus, requestJson } from '@weai/messaging';
 import { ApiError } from '../http/api-error';
 import type { SubmitJobBody } from '../http/schemas';
@@ -32,12 +32,12 @@ export class JobsService {
       }
     }
     const jobId = body.jobId ?? `job-${randomUUID()}`;
-    return this.granted(await askScheduler(() => requestJson<JobStatus>(this.bus.nc, JOB_RPC.submit, { ...body, jobId, partnerId }, SUBMIT_TIMEOUT_MS)));
+    return this.granted(await askScheduler(() => requestJson<JobStatus>(this.bus.nc, jobRequestSubject('submit', partnerId), { ...body, jobId, partnerId }, SUBMIT_TIMEOUT_MS, JOB_RPC.submit)));
   }
 
   /** The job's status; another partner's job is a 404, exactly as a missing one. */
   async status(partnerId: string, jobId: string): Promise<JobStatus> {
-    return this.granted(await askScheduler(() => requestJson<JobStatus>(this.bus.nc, JOB_RPC.status, { jobId, partnerId })));
+    return this.granted(await askScheduler(() => requestJson<JobStatus>(this.bus.nc, jobRequestSubject('status', partnerId), { jobId, partnerId }, undefined, JOB_RPC.status)));
   }
 
   /** The status with what the job cost so far, from the gateway's read model of the rewards ledger. */
@@ -52,7 +52,7 @@ export class JobsService {
   }
 
   async cancel(partnerId: string, jobId: string, reason: string): Promise<JobStatus> {
-    return this.granted(await askScheduler(() => requestJson<JobStatus>(this.bus.nc, JOB_RPC.cancel, { jobId, partnerId, reason })));
+    return this.granted(await askScheduler(() => requestJson<JobStatus>(this.bus.nc, jobRequestSubject('cancel', partnerId), { jobId, partnerId, reason }, undefined, JOB_RPC.cancel)));
   }
 
   /** The output hash of a completed job; a 409 saying where the job stands otherwise. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type EnrolledNode, NODE_RPC, type NodeEnrolment, type NodeEnrolmentRequest, type NodeRevocation, REWARDS_RPC, SECURITY_RPC } from '@weai/contracts';
+import { type EnrolledNode, NODE_RPC, type NodeEnrolment, type NodeEnrolmentRequest, type NodeRevocation, REWARDS_RPC, SECURITY_RPC, ownerRequestSubject } from '@weai/contracts';
 import { type Bus, requestJson } from '@weai/messaging';
 import { ApiError } from '../http/api-error';
 import type { NodeSummary } from './operator.service';
@@ -56,8 +56,8 @@ export class OwnerService {
 
   async earnings(ownerId: string, limit: number) {
     const [balance, postings] = await Promise.all([
-      askService('rewards', REWARDS_CODES, () => requestJson<Balance>(this.bus.nc, REWARDS_RPC.balance, { ownerId })),
-      askService('rewards', REWARDS_CODES, () => requestJson<Posting[]>(this.bus.nc, REWARDS_RPC.history, { ownerId, limit })),
+      askService('rewards', REWARDS_CODES, () => requestJson<Balance>(this.bus.nc, ownerRequestSubject('balance', ownerId), { ownerId }, undefined, REWARDS_RPC.balance)),
+      askService('rewards', REWARDS_CODES, () => requestJson<Posting[]>(this.bus.nc, ownerRequestSubject('history', ownerId), { ownerId, limit }, undefined, REWARDS_RPC.history)),
     ]);
     return {
       ownerId,
@@ -69,7 +69,7 @@ export class OwnerService {
   }
 
   withdraw(ownerId: string, amount: string, withdrawalId = `w-${randomUUID()}`) {
-    return askService('rewards', REWARDS_CODES, () => requestJson<unknown>(this.bus.nc, REWARDS_RPC.withdraw, { ownerId, withdrawalId, amount }, 15_000));
+    return askService('rewards', REWARDS_CODES, () => requestJson<unknown>(this.bus.nc, ownerRequestSubject('withdraw', ownerId), { ownerId, withdrawalId, amount }, 15_000, REWARDS_RPC.withdraw));
   }
 
   /**

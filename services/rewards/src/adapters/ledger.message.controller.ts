@@ -1,15 +1,18 @@
 import { Controller } from '@nestjs/common';
-import { Payload } from '@nestjs/microservices';
+import { Ctx, Payload } from '@nestjs/microservices';
 import { z } from 'zod';
 import { Id, REWARDS_RPC } from '@weai/contracts';
-import { OnRequest } from '@weai/messaging';
+import { OnRequest, type RequestContext, requestPrincipal } from '@weai/messaging';
 import { LedgerAudit } from '../application/audit';
 import { LedgerQueries } from '../application/ledger.read-model';
 
 const OwnerQuery = z.object({ ownerId: Id }).strict();
 const HistoryQuery = z.object({ ownerId: Id, limit: z.number().int().min(1).max(1000).default(100) }).strict();
 
-/** Ledger queries for owners, and the operators' accounts and invariant check. */
+/**
+ * Ledger queries for owners (on `weai.rpc.rewards.<query>.<ownerId>`: the owner the subject names,
+ * the only one its credential may ask about), and the operators' accounts and invariant check.
+ */
 @Controller()
 export class LedgerMessageController {
   constructor(
@@ -17,15 +20,15 @@ export class LedgerMessageController {
     private readonly audit: LedgerAudit,
   ) {}
 
-  @OnRequest(REWARDS_RPC.balance, { queue: 'rewards' })
-  balance(@Payload() body: unknown) {
-    return this.queries.owner(OwnerQuery.parse(body).ownerId);
+  @OnRequest(`${REWARDS_RPC.balance}.*`, { queue: 'rewards' })
+  balance(@Payload() body: unknown, @Ctx() ctx: RequestContext) {
+    return this.queries.owner(requestPrincipal(ctx, OwnerQuery.parse(body).ownerId));
   }
 
-  @OnRequest(REWARDS_RPC.history, { queue: 'rewards' })
-  history(@Payload() body: unknown) {
+  @OnRequest(`${REWARDS_RPC.history}.*`, { queue: 'rewards' })
+  history(@Payload() body: unknown, @Ctx() ctx: RequestContext) {
     const { ownerId, limit } = HistoryQuery.parse(body);
-    return this.queries.history(ownerId, limit);
+    return this.queries.history(requestPrincipal(ctx, ownerId), limit);
   }
 
   @OnRequest(REWARDS_RPC.accounts, { queue: 'rewards' })

@@ -1,8 +1,8 @@
 import { Controller, Inject } from '@nestjs/common';
-import { Payload } from '@nestjs/microservices';
-import { CancelJobRequestSchema, Id, JOB_RPC, type JobStatus } from '@weai/contracts';
+import { Ctx, Payload } from '@nestjs/microservices';
+import { CancelJobRequestSchema, Id, JOB_RPC, type JobStatus, SubmitJobRequestSchema } from '@weai/contracts';
 import { DomainError } from '@weai/decider';
-import { type ContentStore, OnRequest } from '@weai/messaging';
+import { type ContentStore, OnRequest, type RequestContext, requestPrincipal } from '@weai/messaging';
 import { CLOCK, type Clock } from '@weai/runtime';
 import { z } from 'zod';
 import { DatasetCache } from '../application/datasets';
@@ -29,7 +29,11 @@ import { CONTENT_STORE } from './tokens';
 
 const StatusRequest = z.object({ jobId: Id, partnerId: Id }).strict();
 
-/** Job commands and queries from partners (through the gateway or the SDK). */
+/**
+ * Job commands and queries from partners (through the gateway or the SDK), each on
+ * `weai.rpc.jobs.<request>.<partnerId>`: the partner is the one the subject names (its credential
+ * may publish there only), and the body must name the same one.
+ */
 @Controller()
 export class JobsMessageController {
   constructor(
@@ -39,8 +43,10 @@ export class JobsMessageController {
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
-  @OnRequest(JOB_RPC.submit, { queue: 'scheduler' })
-  async submit(@Payload() body: unknown): Promise<JobStatus> {
+  @OnRequest(`${JOB_RPC.submit}.*`, { queue: 'scheduler' })
+  async submit(@Payload() body: unknown, @Ctx() ctx: RequestContext): Promise<JobStatus> {
+    // Whose job it is, before the model and the dataset are fetched and checked.
+    requestPrincipal(ctx, SubmitJobRequestSchema.parse(body).partnerId);
     const now = this.clock.now();
     const { request, spec, dataset } = await checkSubmission(body, this.objects, now, limitsFromEnv(process.env));
     // Dispatch slices this decoded dataset instead of fetching and decoding it again.
@@ -54,18 +60,18 @@ export class JobsMessageController {
     return toStatus(state);
   }
 
-  @OnRequest(JOB_RPC.cancel, { queue: 'scheduler' })
-  async cancel(@Payload() body: unknown): Promise<JobStatus> {
+  @OnRequest(`${JOB_RPC.cancel}.*`, { queue: 'scheduler' })
+  async cancel(@Payload() body: unknown, @Ctx() ctx: RequestContext): Promise<JobStatus> {
     const { jobId, partnerId, reason } = CancelJobRequestSchema.parse(body);
-    await this.owned(jobId, partnerId);
+    await this.owned(jobId, requestPrincipal(ctx, partnerId));
     const { state } = await this.jobs.execute(jobId, { type: 'CancelJob', data: { reason, by: partnerId }, metadata: commandMetadata(this.clock.now()) });
     return toStatus(state);
   }
 
-  @OnRequest(JOB_RPC.status, { queue: 'scheduler' })
-  async status(@Payload() body: unknown): Promise<JobStatus> {
+  @OnRequest(`${JOB_RPC.status}.*`, { queue: 'scheduler' })
+  async status(@Payload() body: unknown, @Ctx() ctx: RequestContext): Promise<JobStatus> {
     const { jobId, partnerId } = StatusRequest.parse(body);
-    return toStatus(await this.owned(jobId, partnerId));
+    return toStatus(await this.owned(jobId, requestPrincipal(ctx, partnerId)));
   }
 
   /** A job seen only by the partner that submitted it: others are told it does not exist. */

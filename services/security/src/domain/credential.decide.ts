@@ -23,7 +23,10 @@ export function decideCredential(command: CredentialCommand, state: CredentialSt
   switch (command.type) {
     case 'IssueCredential': {
       const { credentialId, principal, publicNkey, ownerId } = command.data;
-      const permissions: NatsPermissions = permissionsFor(principal);
+      // A node enrolled by an owner may read that owner's balance (its status page); the owner
+      // recorded first stays the one, whoever issues again.
+      const owner = ownerId ?? (state.status === 'none' ? undefined : state.ownerId);
+      const permissions: NatsPermissions = permissionsFor(principal, owner);
       if (state.status === 'none') {
         return [
           {

@@ -12,7 +12,9 @@ import {
   type NatsPermissions,
   heartbeatSubject,
   inboxPrefixOf,
+  jobRequestSubject,
   keyRequestSubject,
+  ownerRequestSubject,
   partnerJobsDurable,
   shardSubject,
   streamOfFamily,
@@ -155,9 +157,13 @@ function checkPrincipal(principal: Principal): void {
 
 const sorted = (subjects: readonly string[]) => [...new Set(subjects)].sort();
 
-/** The subject permissions of a principal. Throws DomainError for an id or class that is not a plain token. */
-export function permissionsFor(principal: Principal): NatsPermissions {
+/**
+ * The subject permissions of a principal; for a node, `ownerId` is the owner that enrolled it (its
+ * balance is the one the node may read). Throws DomainError for an id or class that is not a plain token.
+ */
+export function permissionsFor(principal: Principal, ownerId?: string): NatsPermissions {
   checkPrincipal(principal);
+  if (ownerId !== undefined && !/^[A-Za-z0-9_-]{1,128}$/.test(ownerId)) throw new DomainError(`owner id ${JSON.stringify(ownerId)} must be 1-128 characters of [A-Za-z0-9_-]`, 'security.bad-principal');
   const inbox = `${inboxPrefixOf(principal.principalId)}.>`;
   const id = principal.principalId;
   switch (principal.role) {
@@ -170,7 +176,8 @@ export function permissionsFor(principal: Principal): NatsPermissions {
           'weai.result.>',
           NODE_RPC.register,
           NODE_RPC.capabilities,
-          REWARDS_RPC.balance,
+          // Its enrolling owner's balance only (the agent's status page); none without a recorded owner.
+          ...(ownerId ? [ownerRequestSubject('balance', ownerId)] : []),
           // Data keys of the shards it leases (the security service checks the lease).
           keyRequestSubject(id),
           '$JS.API.INFO',
@@ -186,9 +193,10 @@ export function permissionsFor(principal: Principal): NatsPermissions {
     case 'partner':
       return {
         publish: sorted([
-          JOB_RPC.submit,
-          JOB_RPC.cancel,
-          JOB_RPC.status,
+          // Requests about its own jobs only: the scheduler takes the partner from the subject.
+          jobRequestSubject('submit', id),
+          jobRequestSubject('cancel', id),
+          jobRequestSubject('status', id),
           '$JS.API.INFO',
           ...ownDurable(streamOfFamily('jobs'), partnerJobsDurable(id), `${EVENT_SUBJECT_PREFIX}.jobs.${id}.>`),
           ...readObjects,
@@ -200,9 +208,10 @@ export function permissionsFor(principal: Principal): NatsPermissions {
     case 'owner':
       return {
         publish: sorted([
-          REWARDS_RPC.balance,
-          REWARDS_RPC.history,
-          REWARDS_RPC.withdraw,
+          // Requests about its own account only: the rewards service takes the owner from the subject.
+          ownerRequestSubject('balance', id),
+          ownerRequestSubject('history', id),
+          ownerRequestSubject('withdraw', id),
           '$JS.API.INFO',
           ...ownDurable(streamOfFamily('rewards'), ownerRewardsDurable(id), `${EVENT_SUBJECT_PREFIX}.rewards.${id}.>`),
         ]),
@@ -219,7 +228,8 @@ export function permissionsFor(principal: Principal): NatsPermissions {
           NODE_RPC.release,
           NODE_RPC.list,
           NODE_RPC.stats,
-          JOB_RPC.status,
+          // Any partner's job status (support and audits).
+          `${JOB_RPC.status}.*`,
           REWARDS_RPC.accounts,
           REWARDS_RPC.check,
           // Reads of the resources service's capacity index (`weai capacity`).
