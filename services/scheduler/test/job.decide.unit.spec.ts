@@ -93,6 +93,21 @@ describe('job decider', () => {
       ]);
     });
 
+    it('ignores a result of a replica never dispatched or of an attempt never made: another owner cannot confirm a result uninvited', () => {
+      const first = result({});
+      const colluder = result({ replica: 1, nodeId: 'n9', ownerId: 'o9', agreesWith: [0] });
+      // Replica 1 does not exist before the first result asks for it, nor before it is dispatched.
+      spec_.given(started()).when(cmd({ type: 'RecordResult', data: colluder })).then([]);
+      spec_.given([...started(), ev('ShardCompleted', { ...shard0, replica: 0, nodeId: 'n1', ownerId: 'o1', outputHash: H('1'), computeMs: 5, agreesWith: [] })]).when(cmd({ type: 'RecordResult', data: result({ replica: 2, nodeId: 'n9', ownerId: 'o9', agreesWith: [0] }) })).then([]);
+      // An attempt ahead of the one dispatched.
+      spec_.given(started()).when(cmd({ type: 'RecordResult', data: result({ attempt: 2 }) })).then([]);
+      // Once dispatched, replica 1 reports (whoever leased its work item).
+      spec_.given([...started(), completedEvt(first), ev('ShardDispatched', { ...shard0, replica: 1, attempt: 1 })]).when(cmd({ type: 'RecordResult', data: colluder })).then([
+        completedOut(colluder),
+        out('ShardValidated', { ...shard0, outputHash: H('1'), replica: 0, method: 'spot-check', accepted: [{ nodeId: 'n1', computeMs: 5 }, { nodeId: 'n9', computeMs: 5 }], rejectedNodeIds: [] }),
+      ]);
+    });
+
     it('catches a cheater: on disagreement a third replica decides, and the odd one out is rejected', () => {
       const honest = result({});
       const cheat = result({ replica: 1, nodeId: 'cheat', ownerId: 'o2', outputHash: H('9') });

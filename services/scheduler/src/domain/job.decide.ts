@@ -59,6 +59,10 @@ function decideResult(s: Running, r: ResultReport): Decided[] {
   const shard: ShardState | undefined = s.shards[r.shardIndex];
   if (!shard) throw new DomainError(`job ${s.jobId} has no shard ${r.shardIndex}`, 'job.no-such-shard');
   if (shard.phase !== 'pending') return [];
+  // Only a replica the scheduler dispatched may report, and not an attempt it never made: results
+  // are published on subjects any node may use, and a node of a second owner must not "confirm" a
+  // result for a verification replica that does not exist yet (nor win it by guessing ahead).
+  if (r.replica >= shard.replicas || r.attempt > (shard.attempts[r.replica] ?? 1)) return [];
   // A replica reported twice (a lease that expired on a slow node, then ran elsewhere): the first counts.
   if (shard.results.some((x) => x.replica === r.replica)) return [];
   const k = s.spec.redundancy.replicas;
