@@ -343,7 +343,7 @@ describe('message handlers under malformed input (e2e)', () => {
 
     const valid = { job: 'job-fuzz', shard: '0', replica: '0', attempt: '1', node: 'n-fuzz', output: 'c'.repeat(64) } as const;
     type ResultHeaderValues = Partial<Record<keyof typeof valid, string>>;
-    const resultMessage = (values: ResultHeaderValues, subject = resultSubject('job-fuzz', 0, 0)) => {
+    const resultMessage = (values: ResultHeaderValues, subject = resultSubject('job-fuzz', 0, 0, 'n-fuzz')) => {
       const h = natsHeaders();
       for (const [k, v] of Object.entries(values)) if (v !== undefined) h.set(RESULT_HEADERS[k as keyof typeof valid], v);
       return { subject, headers: h };
@@ -363,9 +363,11 @@ describe('message handlers under malformed input (e2e)', () => {
       const publish = async (m: { subject: string; headers: ReturnType<typeof natsHeaders> | undefined }, body: Uint8Array = new Uint8Array(0)) =>
         (await net.bus.js.publish(m.subject, body, m.headers ? { headers: m.headers } : {})).seq;
       for (const values of fc.sample(malformedHeaders, { numRuns: 40, seed: 6 })) sent.push(await publish(resultMessage(values)));
-      sent.push(await publish({ subject: resultSubject('job-fuzz', 0, 0), headers: undefined }, enc.encode('no headers at all')));
+      sent.push(await publish({ subject: resultSubject('job-fuzz', 0, 0, 'n-fuzz'), headers: undefined }, enc.encode('no headers at all')));
       // The headers name another result than the subject does.
-      sent.push(await publish(resultMessage(valid, resultSubject('job-other', 0, 0))));
+      sent.push(await publish(resultMessage(valid, resultSubject('job-other', 0, 0, 'n-fuzz'))));
+      // The headers name another node than the subject does.
+      sent.push(await publish(resultMessage(valid, resultSubject('job-fuzz', 0, 0, 'n-other'))));
       sent.push(await publish(resultMessage({ ...valid, shard: '1' })));
       // Well formed but for no job: acknowledged, nothing recorded, whatever the output says.
       const unknownJob: Array<[ResultHeaderValues, Uint8Array]> = [
@@ -375,7 +377,7 @@ describe('message handlers under malformed input (e2e)', () => {
         [{ ...valid, shard: '4294967296', replica: '7', attempt: '99' }, new Uint8Array(0)],
       ];
       const ignored: number[] = [];
-      for (const [values, body] of unknownJob) ignored.push(await publish(resultMessage(values, resultSubject(values.job!, Number(values.shard), Number(values.replica))), body));
+      for (const [values, body] of unknownJob) ignored.push(await publish(resultMessage(values, resultSubject(values.job!, Number(values.shard), Number(values.replica), values.node!)), body));
 
       const parkedSeqs = async () => {
         await pause(250);
@@ -470,7 +472,7 @@ describe('message handlers under malformed input (e2e)', () => {
       expect(status).toMatchObject({ jobId, status: 'submitted', shardCount: 1 });
       await eventually(async () => (await net.bus.jsm.streams.info(SHARDS_STREAM)).state.messages > 0, 'the work item', 15_000);
       const fail = async (replica: number, attempt: number) => {
-        const failure = resultMessage({ job: jobId, shard: '0', replica: String(replica), attempt: String(attempt), node: nodeId }, resultSubject(jobId, 0, replica));
+        const failure = resultMessage({ job: jobId, shard: '0', replica: String(replica), attempt: String(attempt), node: nodeId }, resultSubject(jobId, 0, replica, nodeId));
         failure.headers.set(RESULT_HEADERS.error, 'fuzz: the model did not load');
         failure.headers.set(RESULT_HEADERS.retryable, 'true');
         await net.bus.js.publish(failure.subject, new Uint8Array(0), { headers: failure.headers });

@@ -16,7 +16,7 @@ import { NestFactory } from '@nestjs/core';
 import { createUser } from '@nats-io/nkeys';
 import { jetstream } from '@nats-io/jetstream';
 import { setSha256Backend } from '@nats-io/obj';
-import { RESULTS_STREAM, type WeaiEvent } from '@weai/contracts';
+import { RESULTS_STREAM, type WeaiEvent, resultSubject } from '@weai/contracts';
 import type { EventStore } from '@weai/eventstore';
 import { type Bus, ContentStore, JetStreamServer, connectBus, isSealed } from '@weai/messaging';
 import { referenceMlp } from '@weai/node-agent/src/onnx/reference-model';
@@ -108,8 +108,9 @@ describe('a job with sealing on (e2e): gateway, scheduler and agents seal; the o
     }
     const results = ofType(net.jobs.events, 'ShardValidated').filter((e) => e.data.jobId === jobId);
     expect(results).toHaveLength(10);
-    for (let shard = 0; shard < 10; shard++) {
-      const msg = await net.bus.jsm.streams.getMessage(RESULTS_STREAM, { last_by_subj: `weai.result.${jobId}.${shard}.0` });
+    for (const v of results) {
+      const accepted = v.data.accepted[0]!.nodeId;
+      const msg = await net.bus.jsm.streams.getMessage(RESULTS_STREAM, { last_by_subj: resultSubject(jobId, v.data.shardIndex, v.data.replica, accepted) });
       expect(isSealed(msg!.data)).toBe(true);
     }
     // Each agent got the keys of the shards it leased, and the release is on record (without the keys).

@@ -143,7 +143,7 @@ describe('sealed objects and key release (TLS + nkey users, real object store, r
       models.close();
     }
     expect(events).toEqual(['started', 'completed']);
-    const result = await (await jetstreamManager(scheduler)).streams.getMessage(RESULTS_STREAM, { last_by_subj: resultSubject('job-s1', 0, 0) });
+    const result = await (await jetstreamManager(scheduler)).streams.getMessage(RESULTS_STREAM, { last_by_subj: resultSubject('job-s1', 0, 0, 'n1') });
     const outputHash = result!.header!.get(RESULT_HEADERS.output);
     expect(result!.header!.get(RESULT_HEADERS.sealed)).toBe('true');
     expect(isSealed(result!.data)).toBe(true);

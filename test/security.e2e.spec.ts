@@ -8,7 +8,7 @@ import type { RecordedEvent } from '@weai/eventstore';
 import { requestJson } from '@weai/messaging';
 import { eventually } from '@weai/messaging/src/testing/streams';
 import { Kvm } from '@nats-io/kv';
-import { JOB_STATUS_BUCKET, resultSubject } from '@weai/contracts';
+import { JOB_STATUS_BUCKET, RESULTS_STREAM, resultSubject } from '@weai/contracts';
 import { ContentStore } from '@weai/messaging';
 import { ensureShardConsumer } from '@weai/node-agent/src/worker';
 import type { IssuedCredential } from '../services/security/src/application/credentials';
@@ -72,6 +72,19 @@ describe('security: credentials, permissions, TLS, revocation and audit on a rea
     await awaitAudit('AccessDenied', (d) => d['principalId'] === 'n1' && d['action'] === 'publish' && d['resource'] === 'weai.hb.n2', 'AccessDenied for the forged heartbeat');
   });
 
+  it('a node publishes its own results, and one in another node’s name is refused and recorded', async () => {
+    const node = await sb.connectAs(await issue({ credentialId: 'cred-n6', role: 'node', principalId: 'n6', capabilityClasses: ['cpu.avx2'] }));
+    const js = jetstream(node);
+    expect((await js.publish(resultSubject('j6', 0, 1, 'n6'), 'own result')).stream).toBe('WEAI_RESULTS');
+    const refused = nextPermissionError(node);
+    node.publish(resultSubject('j6', 0, 1, 'n7'), 'a result claiming node n7');
+    await node.flush();
+    expect(await refused).toMatch(/Publish to "weai.result.j6.0.1.n7"/);
+    const jsm = await jetstreamManager(scheduler);
+    expect(await jsm.streams.getMessage(RESULTS_STREAM, { last_by_subj: resultSubject('j6', 0, 1, 'n7') }).catch(() => null)).toBeNull();
+    await awaitAudit('AccessDenied', (d) => d['principalId'] === 'n6' && d['action'] === 'publish' && d['resource'] === 'weai.result.j6.0.1.n7', 'AccessDenied for the result in another node’s name');
+  });
+
   it('a node pulls shards of its own capability class, and pulling another class is refused and recorded', async () => {
     const jsm = await jetstreamManager(scheduler);
     const js = jetstream(scheduler);
@@ -112,7 +125,7 @@ describe('security: credentials, permissions, TLS, revocation and audit on a rea
     expect(await schedulerObjects.has(output)).toBe(true);
     const jobStatus = await new Kvm(js).create(JOB_STATUS_BUCKET, { history: 1 });
     expect((await jobStatus.get('job-cancelled'))?.string()).toBe('cancelled');
-    const ack = await js.publish(resultSubject('j1', 0, 0), 'result', { msgID: 'j1.0.0.1.n5' });
+    const ack = await js.publish(resultSubject('j1', 0, 0, 'n5'), 'result', { msgID: 'j1.0.0.1.n5' });
     expect(ack.stream).toBe('WEAI_RESULTS');
     expect(await Promise.race([refused, node.flush().then(() => 'none so far')])).toBe('none so far');
   });

@@ -671,7 +671,7 @@ export class ShardWorker {
     }
     // Inside the shard's span (a traced item): the scheduler handles the result as its child.
     injectTrace(h);
-    await this.options.js.publish(resultSubject(work.jobId, work.shard, work.replica), body, {
+    await this.options.js.publish(resultSubject(work.jobId, work.shard, work.replica, this.options.nodeId), body, {
       headers: h,
       msgID: `${work.jobId}.${work.shard}.${work.replica}.${work.attempt}.${this.options.nodeId}`,
     });

@@ -4,7 +4,8 @@
  * - data as content-addressed objects (SHA-256 names) in the `weai-objects` object store;
  * - work items on `weai.shard.<capability class>` (stream WEAI_SHARDS, work queue: one agent
  *   takes each; the ack wait is the lease, extended while the shard runs);
- * - results on `weai.result.<jobId>.<shard>.<replica>` (stream WEAI_RESULTS).
+ * - results on `weai.result.<jobId>.<shard>.<replica>.<nodeId>` (stream WEAI_RESULTS; a node's
+ *   credential may publish only on subjects that end with its own id).
  * Small shard inputs and outputs travel inside the work item and the result (they are not events);
  * larger ones are objects referenced by hash.
  */
@@ -34,9 +35,12 @@ export const OBJECT_BUCKET = 'weai-objects';
 export const JOB_STATUS_BUCKET = 'weai-job-status';
 /** Results stream. */
 export const RESULTS_STREAM = 'WEAI_RESULTS';
-/** Subject of one result. */
-export function resultSubject(jobId: string, shardIndex: number, replica: number): string {
-  return `weai.result.${jobId}.${shardIndex}.${replica}`;
+/**
+ * Subject of one node's result for a replica. The node is the last token: NATS permissions let a
+ * node publish only its own (`weai.result.*.*.*.<own id>`), so a result cannot claim another node.
+ */
+export function resultSubject(jobId: string, shardIndex: number, replica: number, nodeId: string): string {
+  return `weai.result.${jobId}.${shardIndex}.${replica}.${nodeId}`;
 }
 /** Inputs and outputs up to this size travel inline; larger ones go through the object store. */
 export const INLINE_LIMIT_BYTES = 256 * 1024;

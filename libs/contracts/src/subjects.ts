@@ -8,7 +8,7 @@
  * | `WEAI_REWARDS`    | `weai.evt.rewards.<ownerId>.<Type>`        | limits     | the rewards service's relay only   |
  * | `WEAI_SECURITY`   | `weai.evt.security.<principalId>.<Type>`   | limits     | the security service's relay only  |
  * | `WEAI_SHARDS`     | `weai.shard.<capability class>`            | work queue | the scheduler (shard leases)       |
- * | `WEAI_RESULTS`    | `weai.result.<jobId>.<shard>.<replica>`    | limits, 7 days | the agent that ran the shard  |
+ * | `WEAI_RESULTS`    | `weai.result.<jobId>.<shard>.<replica>.<nodeId>` | limits, 7 days | the agent that ran the shard  |
  * | `WEAI_TELEMETRY`  | `weai.hb.<nodeId>`                          | limits, 1 per subject, max age | each node, its own subject |
  *
  * Besides streams: the object store `weai-objects` (content-addressed data), the key-value bucket

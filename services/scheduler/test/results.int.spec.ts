@@ -51,7 +51,7 @@ describe('ResultHandler: comparing a replica with the results the job recorded',
     h.set(RESULT_HEADERS.attempt, '1');
     h.set(RESULT_HEADERS.node, nodeId);
     h.set(RESULT_HEADERS.output, sha256(bytes));
-    const ack = await bus.js.publish(resultSubject(jobId, 0, replica), bytes, { headers: h });
+    const ack = await bus.js.publish(resultSubject(jobId, 0, replica, nodeId), bytes, { headers: h });
     const consumer = await bus.js.consumers.get(RESULTS_STREAM, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: ack.seq });
     const msg = (await consumer.next()) as JsMsg;
     await handler.handle(msg);

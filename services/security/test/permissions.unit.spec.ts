@@ -33,6 +33,11 @@ describe('permissions (the one table of who may do what on the bus)', () => {
       expect(may(p.publish, 'weai.hb.n1')).toBe(true);
       expect(may(p.publish, 'weai.hb.n2')).toBe(false);
     });
+    it('then it publishes results in its own name only (the subject ends with the reporting node)', () => {
+      expect(may(p.publish, 'weai.result.j1.0.1.n1')).toBe(true);
+      expect(may(p.publish, 'weai.result.j1.0.1.n2')).toBe(false);
+      expect(may(p.publish, 'weai.result.j1.0.1')).toBe(false);
+    });
     it('then it pulls and acks only the shared consumer of its classes, created with its class filter only', () => {
       expect(may(p.publish, '$JS.API.CONSUMER.MSG.NEXT.WEAI_SHARDS.shards-cpu_avx2')).toBe(true);
       expect(may(p.publish, '$JS.ACK.WEAI_SHARDS.shards-cpu_avx2.1.5.5.1700000000.0')).toBe(true);

@@ -65,7 +65,7 @@ export class Integrator {
         for (let index = indexes.pop(); index !== undefined; index = indexes.pop()) {
           const shard = state.shards[index]!;
           if (shard.phase !== 'validated') continue;
-          const stored = await this.jsm.direct.getMessage(RESULTS_STREAM, { last_by_subj: resultSubject(jobId, index, shard.acceptedReplica) }).catch(() => null);
+          const stored = await this.jsm.direct.getMessage(RESULTS_STREAM, { last_by_subj: resultSubject(jobId, index, shard.acceptedReplica, shard.acceptedNodeId) }).catch(() => null);
           if (stored && (await fetchOutput(index, stored.data, stored.header))) found++;
         }
       }),
@@ -76,9 +76,10 @@ export class Integrator {
       const messages = await consumer.consume({ max_messages: 1024 });
       try {
         for await (const m of messages) {
-          const [index, replica] = m.subject.split('.').slice(3).map(Number) as [number, number];
+          const [indexToken, replicaToken, nodeId] = m.subject.split('.').slice(3);
+          const [index, replica] = [Number(indexToken), Number(replicaToken)];
           const shard = state.shards[index];
-          if (shard?.phase === 'validated' && shard.acceptedReplica === replica && !outputs[index] && (await fetchOutput(index, m.data, m.headers))) found++;
+          if (shard?.phase === 'validated' && shard.acceptedReplica === replica && shard.acceptedNodeId === nodeId && !outputs[index] && (await fetchOutput(index, m.data, m.headers))) found++;
           if (found === state.shards.length || m.info.pending === 0) break;
         }
       } finally {

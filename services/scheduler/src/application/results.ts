@@ -36,7 +36,7 @@ function text(msg: JsMsg, name: string): string {
  */
 export function resultHeaders(msg: JsMsg): ResultHeaders {
   const h = { jobId: text(msg, RESULT_HEADERS.job), shardIndex: int(msg, RESULT_HEADERS.shard), replica: int(msg, RESULT_HEADERS.replica), attempt: int(msg, RESULT_HEADERS.attempt), nodeId: text(msg, RESULT_HEADERS.node) };
-  if (msg.subject !== resultSubject(h.jobId, h.shardIndex, h.replica)) throw new MalformedMessageError(`result ${msg.seq}: its headers name another result than its subject ${msg.subject}`);
+  if (msg.subject !== resultSubject(h.jobId, h.shardIndex, h.replica, h.nodeId)) throw new MalformedMessageError(`result ${msg.seq}: its headers name another result than its subject ${msg.subject}`);
   return h;
 }
 
@@ -96,7 +96,7 @@ export class ResultHandler {
       // Compared inside the job's turn: a replica decided meanwhile is compared too.
       const agreesWith: number[] = [];
       for (const earlier of pending.results) {
-        const other = await this.replicaOutput(h.jobId, h.shardIndex, earlier.replica, earlier.outputHash);
+        const other = await this.replicaOutput(h.jobId, h.shardIndex, earlier.replica, earlier.nodeId, earlier.outputHash);
         if (other && agreeWithin(output, other, current.spec.redundancy.tolerance)) agreesWith.push(earlier.replica);
       }
       return {
@@ -129,14 +129,14 @@ export class ResultHandler {
   }
 
   /**
-   * The output an earlier replica's recorded result carries (`outputHash`), from memory or from the
-   * results stream: the replica subject's last message when it is that result (the usual case),
-   * else the subject's messages in order until it.
+   * The output an earlier replica's recorded result carries (`outputHash`, reported by `nodeId`),
+   * from memory or from the results stream: that node's subject for the replica, its last message
+   * when it is that result (the usual case), else its messages in order until it.
    */
-  async replicaOutput(jobId: string, shardIndex: number, replica: number, outputHash: string): Promise<Tensor | undefined> {
+  async replicaOutput(jobId: string, shardIndex: number, replica: number, nodeId: string, outputHash: string): Promise<Tensor | undefined> {
     const cached = this.outputs.get(`${jobId}.${shardIndex}`)?.get(outputHash);
     if (cached) return cached;
-    const subject = resultSubject(jobId, shardIndex, replica);
+    const subject = resultSubject(jobId, shardIndex, replica, nodeId);
     const last = await this.jsm.direct.getMessage(RESULTS_STREAM, { last_by_subj: subject }).catch(() => null);
     if (last && last.header.get(RESULT_HEADERS.output) === outputHash) return this.outputOf({ data: last.data, headers: last.header }, outputHash).catch(() => undefined);
     if (!last) return undefined;

@@ -17,7 +17,7 @@ export interface ReplicaResult {
 
 export type ShardState =
   | { readonly phase: 'pending'; readonly replicas: number; readonly results: readonly ReplicaResult[]; readonly attempts: Readonly<Record<number, number>> }
-  | { readonly phase: 'validated'; readonly outputHash: string; readonly acceptedReplica: number }
+  | { readonly phase: 'validated'; readonly outputHash: string; readonly acceptedReplica: number; /** The node whose result of that replica was accepted (its result's subject names it). */ readonly acceptedNodeId: string }
   | { readonly phase: 'failed'; readonly reason: string };
 
 /** What a job asks for, as submitted. */
@@ -87,7 +87,8 @@ export function evolveJob(state: JobState, event: JobEvent): JobState {
         return { ...s, results: [...s.results, { replica, nodeId, ownerId, outputHash, computeMs, group }] };
       });
     case 'ShardValidated':
-      return withShard(state, event.data.shardIndex, () => ({ phase: 'validated', outputHash: event.data.outputHash, acceptedReplica: event.data.replica }));
+      // The accepted replica's node comes first in `accepted` (the winner of the agreeing group).
+      return withShard(state, event.data.shardIndex, () => ({ phase: 'validated', outputHash: event.data.outputHash, acceptedReplica: event.data.replica, acceptedNodeId: event.data.accepted[0]?.nodeId ?? '' }));
     case 'ShardResultRejected':
       return state;
     case 'ShardFailed':

@@ -171,9 +171,9 @@ export function permissionsFor(principal: Principal, ownerId?: string): NatsPerm
       return {
         publish: sorted([
           heartbeatSubject(id),
-          // Result subjects name the job, shard and replica, not the node: any node may publish
-          // there, and the scheduler checks the node header against the shard's assignment.
-          'weai.result.>',
+          // Its own results only: the subject ends with the node that reports (the scheduler checks
+          // the node header against it), so a result cannot claim another node.
+          `weai.result.*.*.*.${id}`,
           NODE_RPC.register,
           NODE_RPC.capabilities,
           // Its enrolling owner's balance only (the agent's status page); none without a recorded owner.
