@@ -48,7 +48,7 @@ describe('Dispatcher: a large job goes out a window at a time', () => {
   /** Records a result of replica 0 for each shard: trusted ones validate it, untrusted ones leave the shard awaiting verification. */
   async function results(indexes: Iterable<number>, trusted: boolean): Promise<void> {
     for (const shardIndex of indexes) {
-      const data = { shardIndex, replica: 0, attempt: 1, nodeId: 'node-1', ownerId: 'owner-1', outputHash: 'b'.repeat(64), computeMs: 1, agreesWith: [], nodeTrusted: trusted, spotCheckDraw: 0.5 };
+      const data = { shardIndex, replica: 0, attempt: 1, nodeId: 'node-1', sameOwnerAs: [], outputHash: 'b'.repeat(64), computeMs: 1, agreesWith: [], nodeTrusted: trusted, spotCheckDraw: 0.5 };
       await jobs.execute(jobId, { type: 'RecordResult', data, metadata: commandMetadata(new Date(), `result-${shardIndex}`) });
     }
   }

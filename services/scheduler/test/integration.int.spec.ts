@@ -46,7 +46,7 @@ describe('Integrator: the last ShardValidated, handled by a replica that did not
     h.set(RESULT_HEADERS.output, outputHash);
     h.set(RESULT_HEADERS.outputRef, 'object');
     await bus.js.publish(resultSubject(jobId, shardIndex, 0, 'node-1'), new Uint8Array(0), { headers: h });
-    const data = { shardIndex, replica: 0, attempt: 1, nodeId: 'node-1', ownerId: 'owner-1', outputHash, computeMs: 1, agreesWith: [], nodeTrusted: true, spotCheckDraw: 0.5 };
+    const data = { shardIndex, replica: 0, attempt: 1, nodeId: 'node-1', sameOwnerAs: [], outputHash, computeMs: 1, agreesWith: [], nodeTrusted: true, spotCheckDraw: 0.5 };
     await jobs.execute(jobId, { type: 'RecordResult', data, metadata: commandMetadata(new Date(), `result-${shardIndex}`) });
   }
 

@@ -30,7 +30,7 @@ const result = (over: Partial<ResultReport>): ResultReport => ({
   replica: 0,
   attempt: 1,
   nodeId: 'n1',
-  ownerId: 'o1',
+  sameOwnerAs: [],
   outputHash: H('1'),
   computeMs: 5,
   agreesWith: [],
@@ -39,9 +39,9 @@ const result = (over: Partial<ResultReport>): ResultReport => ({
   ...over,
 });
 const completedEvt = (r: ResultReport) =>
-  ev('ShardCompleted', { ...shard0, replica: r.replica, nodeId: r.nodeId, ownerId: r.ownerId, outputHash: r.outputHash, computeMs: r.computeMs, agreesWith: r.agreesWith });
+  ev('ShardCompleted', { ...shard0, replica: r.replica, nodeId: r.nodeId, outputHash: r.outputHash, computeMs: r.computeMs, agreesWith: r.agreesWith });
 const completedOut = (r: ResultReport) =>
-  out('ShardCompleted', { ...shard0, replica: r.replica, nodeId: r.nodeId, ownerId: r.ownerId, outputHash: r.outputHash, computeMs: r.computeMs, agreesWith: r.agreesWith });
+  out('ShardCompleted', { ...shard0, replica: r.replica, nodeId: r.nodeId, outputHash: r.outputHash, computeMs: r.computeMs, agreesWith: r.agreesWith });
 
 const spec_ = DeciderSpecification.for(jobDecider);
 
@@ -76,7 +76,7 @@ describe('job decider', () => {
 
     it('validates when the second replica of another owner agrees', () => {
       const first = result({});
-      const second = result({ replica: 1, nodeId: 'n2', ownerId: 'o2', outputHash: H('2'), agreesWith: [0], computeMs: 7 });
+      const second = result({ replica: 1, nodeId: 'n2', outputHash: H('2'), agreesWith: [0], computeMs: 7 });
       spec_.given([...started(), completedEvt(first), ev('ShardDispatched', { ...shard0, replica: 1, attempt: 1 })]).when(cmd({ type: 'RecordResult', data: second })).then([
         completedOut(second),
         out('ShardValidated', {
@@ -95,10 +95,10 @@ describe('job decider', () => {
 
     it('ignores a result of a replica never dispatched or of an attempt never made: another owner cannot confirm a result uninvited', () => {
       const first = result({});
-      const colluder = result({ replica: 1, nodeId: 'n9', ownerId: 'o9', agreesWith: [0] });
+      const colluder = result({ replica: 1, nodeId: 'n9', agreesWith: [0] });
       // Replica 1 does not exist before the first result asks for it, nor before it is dispatched.
       spec_.given(started()).when(cmd({ type: 'RecordResult', data: colluder })).then([]);
-      spec_.given([...started(), ev('ShardCompleted', { ...shard0, replica: 0, nodeId: 'n1', ownerId: 'o1', outputHash: H('1'), computeMs: 5, agreesWith: [] })]).when(cmd({ type: 'RecordResult', data: result({ replica: 2, nodeId: 'n9', ownerId: 'o9', agreesWith: [0] }) })).then([]);
+      spec_.given([...started(), ev('ShardCompleted', { ...shard0, replica: 0, nodeId: 'n1', outputHash: H('1'), computeMs: 5, agreesWith: [] })]).when(cmd({ type: 'RecordResult', data: result({ replica: 2, nodeId: 'n9', agreesWith: [0] }) })).then([]);
       // An attempt ahead of the one dispatched.
       spec_.given(started()).when(cmd({ type: 'RecordResult', data: result({ attempt: 2 }) })).then([]);
       // Once dispatched, replica 1 reports (whoever leased its work item).
@@ -110,10 +110,10 @@ describe('job decider', () => {
 
     it('catches a cheater: on disagreement a third replica decides, and the odd one out is rejected', () => {
       const honest = result({});
-      const cheat = result({ replica: 1, nodeId: 'cheat', ownerId: 'o2', outputHash: H('9') });
+      const cheat = result({ replica: 1, nodeId: 'cheat', outputHash: H('9') });
       const given = [...started(), completedEvt(honest), ev('ShardDispatched', { ...shard0, replica: 1, attempt: 1 })];
       spec_.given(given).when(cmd({ type: 'RecordResult', data: cheat })).then([completedOut(cheat), out('ShardDispatched', { ...shard0, replica: 2, attempt: 1 })]);
-      const third = result({ replica: 2, nodeId: 'n3', ownerId: 'o3', agreesWith: [0] });
+      const third = result({ replica: 2, nodeId: 'n3', agreesWith: [0] });
       spec_.given([...given, completedEvt(cheat), ev('ShardDispatched', { ...shard0, replica: 2, attempt: 1 })]).when(cmd({ type: 'RecordResult', data: third })).then([
         completedOut(third),
         out('ShardValidated', {
@@ -138,11 +138,11 @@ describe('job decider', () => {
 
     it('does not let one owner confirm their own result, and ignores a replica reported twice', () => {
       const given = [...started(), completedEvt(result({})), ev('ShardDispatched', { ...shard0, replica: 1, attempt: 1 })];
-      spec_.given(given).when(cmd({ type: 'RecordResult', data: result({ replica: 1, nodeId: 'n2', ownerId: 'o1' }) })).then([
+      spec_.given(given).when(cmd({ type: 'RecordResult', data: result({ replica: 1, nodeId: 'n2', sameOwnerAs: [0] }) })).then([
         out('ShardDispatched', { ...shard0, replica: 2, attempt: 1 }),
       ]);
       // The first replica again, from another node whose lease had expired: the first result counts.
-      spec_.given(given).when(cmd({ type: 'RecordResult', data: result({ nodeId: 'n3', ownerId: 'o3' }) })).then([]);
+      spec_.given(given).when(cmd({ type: 'RecordResult', data: result({ nodeId: 'n3' }) })).then([]);
     });
 
     it('asks for another replica when a node reports a second replica of a shard (ignoring it would leave that replica without a result for good)', () => {
@@ -150,7 +150,7 @@ describe('job decider', () => {
       spec_.given(given).when(cmd({ type: 'RecordResult', data: result({ replica: 1 }) })).then([out('ShardDispatched', { ...shard0, replica: 2, attempt: 1 })]);
       // Within the replica limit: a third time, the shard and the job fail with the reason.
       const third = [...given, ev('ShardDispatched', { ...shard0, replica: 2, attempt: 1 })];
-      spec_.given(third).when(cmd({ type: 'RecordResult', data: result({ replica: 2, ownerId: 'o9' }) })).then([
+      spec_.given(third).when(cmd({ type: 'RecordResult', data: result({ replica: 2 }) })).then([
         out('ShardFailed', { ...shard0, replica: 2, reason: 'no nodes of different owners took its replicas', retryable: false }),
         out('JobFailed', { ...ids, reason: 'shard 0 failed: no nodes of different owners took its replicas' }),
       ]);
@@ -163,7 +163,7 @@ describe('job decider', () => {
     });
 
     it('fails the shard and the job when no majority appears within the replica limit', () => {
-      const rs = [0, 1, 2].map((i) => result({ replica: i, nodeId: `n${i}`, ownerId: `o${i}`, outputHash: H(String(i + 1)) }));
+      const rs = [0, 1, 2].map((i) => result({ replica: i, nodeId: `n${i}`, outputHash: H(String(i + 1)) }));
       const given = [
         ...started(),
         completedEvt(rs[0]!),

@@ -74,6 +74,23 @@ describe('ResultHandler: comparing a replica with the results the job recorded',
     expect(events.filter((e) => e.type === 'ShardDispatched').map((e) => (e.data as { replica: number }).replica)).toEqual([1, 2]);
   });
 
+  it('given two nodes of one owner, when the second reports the verification replica, then it does not confirm the first: another replica is asked for, and no job event names the owner', async () => {
+    for (const n of ['sybil-a', 'sybil-b']) await readModel.getRepository(NodeRecordEntity).insert({ nodeId: n, ownerId: 'owner-sybil', consecutiveValid: 0, rejected: 0, quarantined: false });
+    const jobs = new JobRepository(store);
+    await submitTestJob(jobs, jobId, testJobSpec({ redundancy: { replicas: 1, spotCheckRate: 0, tolerance: 1e-5 } }));
+    const handler = new ResultHandler(jobs, new NodeDirectory(readModel), bus.jsm, objects);
+
+    await report(handler, 'sybil-a', 0, shifted);
+    await report(handler, 'sybil-b', 1, shifted);
+
+    const events = await store.readStream(toJobStreamId(jobId));
+    expect(events.filter((e) => e.type === 'ShardCompleted').map((e) => (e.data as { nodeId: string }).nodeId)).toEqual(['sybil-a']);
+    expect(events.some((e) => e.type === 'ShardValidated')).toBe(false);
+    expect(events.filter((e) => e.type === 'ShardDispatched').map((e) => (e.data as { replica: number }).replica)).toEqual([1, 2]);
+    // Partners read these events: owners are compared through the node directory, never recorded.
+    expect(JSON.stringify(events.map((e) => e.data))).not.toContain('owner-');
+  });
+
   it('given a fresh handler (another scheduler replica, or a restart), when it compares, then it reads the recorded replica’s output from the stream, not the subject’s last message', async () => {
     const jobs = new JobRepository(store);
     await submitTestJob(jobs, jobId, testJobSpec({ redundancy: { replicas: 1, spotCheckRate: 0, tolerance: 1e-5 } }));

@@ -72,8 +72,13 @@ export const ShardCompleted = defineEvent({
       ...ShardRef,
       replica: z.number().int().nonnegative(),
       nodeId: Id,
-      /** Owner of the node: replicas of one shard must come from different owners. */
-      ownerId: Id,
+      /**
+       * Owner of the node, in events recorded before 2026-11-26 only. No longer written: partners
+       * read their jobs' events, and an owner id (a hash of the payout address) could be matched
+       * against the addresses that receive payouts on chain. Replicas of one shard still come from
+       * different owners: the scheduler compares owners through its node directory.
+       */
+      ownerId: Id.optional(),
       outputHash: Sha256,
       /** Wall time spent computing, in milliseconds. */
       computeMs: z.number().nonnegative().finite(),

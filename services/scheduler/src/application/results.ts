@@ -95,15 +95,18 @@ export class ResultHandler {
       if (!pending || pending.phase !== 'pending') return undefined;
       // Compared inside the job's turn: a replica decided meanwhile is compared too.
       const agreesWith: number[] = [];
+      const sameOwnerAs: number[] = [];
       for (const earlier of pending.results) {
         const other = await this.replicaOutput(h.jobId, h.shardIndex, earlier.replica, earlier.nodeId, earlier.outputHash);
         if (other && agreeWithin(output, other, current.spec.redundancy.tolerance)) agreesWith.push(earlier.replica);
+        // Owners are compared here, not recorded in the job's events (partners read those).
+        if ((await this.nodes.get(earlier.nodeId))?.ownerId === node.ownerId) sameOwnerAs.push(earlier.replica);
       }
       return {
         type: 'RecordResult',
         data: {
           ...h,
-          ownerId: node.ownerId,
+          sameOwnerAs,
           outputHash,
           computeMs: Math.max(0, Number(msg.headers?.get(RESULT_HEADERS.computeMs)) || 0),
           agreesWith,

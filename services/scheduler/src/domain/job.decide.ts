@@ -10,7 +10,8 @@ export interface ResultReport {
   readonly replica: number;
   readonly attempt: number;
   readonly nodeId: string;
-  readonly ownerId: string;
+  /** Earlier replicas of this shard reported by nodes of this node's owner (from the node directory). */
+  readonly sameOwnerAs: readonly number[];
   readonly outputHash: string;
   readonly computeMs: number;
   /** Earlier replicas of this shard whose outputs agree with this one within the job's tolerance. */
@@ -67,7 +68,7 @@ function decideResult(s: Running, r: ResultReport): Decided[] {
   if (shard.results.some((x) => x.replica === r.replica)) return [];
   const k = s.spec.redundancy.replicas;
   if (r.nodeQuarantined) return [{ type: 'ShardDispatched', data: { ...ref(s, r.shardIndex), replica: r.replica, attempt: (shard.attempts[r.replica] ?? 1) + 1 } }];
-  if (shard.results.some((x) => x.ownerId === r.ownerId || x.nodeId === r.nodeId)) {
+  if (shard.results.some((x) => r.sameOwnerAs.includes(x.replica) || x.nodeId === r.nodeId)) {
     // The same node or owner cannot confirm their own result: ask for another replica instead.
     // (Ignoring it would leave this replica without a result for good: its work item is done.)
     if (shard.replicas >= maxReplicas(k)) return failShard(s, r.shardIndex, 'no nodes of different owners took its replicas', { replica: r.replica });
@@ -79,7 +80,7 @@ function decideResult(s: Running, r: ResultReport): Decided[] {
   }
   const completed: Decided = {
     type: 'ShardCompleted',
-    data: { ...ref(s, r.shardIndex), replica: r.replica, nodeId: r.nodeId, ownerId: r.ownerId, outputHash: r.outputHash, computeMs: r.computeMs, agreesWith: [...r.agreesWith] },
+    data: { ...ref(s, r.shardIndex), replica: r.replica, nodeId: r.nodeId, outputHash: r.outputHash, computeMs: r.computeMs, agreesWith: [...r.agreesWith] },
   };
   const group = shard.results.find((x) => r.agreesWith.includes(x.replica))?.group ?? shard.results.length;
   const results: ReplicaResult[] = [...shard.results, { ...r, group }];

@@ -8,7 +8,6 @@ export type JobEvent = JobsFamilyEvent;
 export interface ReplicaResult {
   readonly replica: number;
   readonly nodeId: string;
-  readonly ownerId: string;
   readonly outputHash: string;
   readonly computeMs: number;
   /** Results that agree within tolerance share a group. */
@@ -82,9 +81,9 @@ export function evolveJob(state: JobState, event: JobEvent): JobState {
     case 'ShardCompleted':
       return withShard(state, event.data.shardIndex, (s) => {
         if (s.phase !== 'pending') return s;
-        const { replica, nodeId, ownerId, outputHash, computeMs, agreesWith } = event.data;
+        const { replica, nodeId, outputHash, computeMs, agreesWith } = event.data;
         const group = s.results.find((r) => agreesWith.includes(r.replica))?.group ?? s.results.length;
-        return { ...s, results: [...s.results, { replica, nodeId, ownerId, outputHash, computeMs, group }] };
+        return { ...s, results: [...s.results, { replica, nodeId, outputHash, computeMs, group }] };
       });
     case 'ShardValidated':
       // The accepted replica's node comes first in `accepted` (the winner of the agreeing group).
