@@ -2,8 +2,8 @@ import { headers as natsHeaders } from '@nats-io/transport-node';
 import { DeliverPolicy } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import { JOB_STATUS_BUCKET, RESULTS_STREAM, RESULT_HEADERS, SHARDS_STREAM, WORK_HEADERS, shardSubject } from '@weai/contracts';
-import { type Bus, ContentStore, connectBus, ensureStreams } from '@weai/messaging';
-import { type TestNatsServer, startNatsServer } from '@weai/messaging/src/testing/nats-server';
+import type { Bus, ContentStore } from '@weai/messaging';
+import { type TestBus, startTestBus } from '@weai/messaging/src/testing/test-bus';
 import { encodeTensor, float32Tensor, sha256 } from '@weai/tensors';
 import type { ShardExecutor } from '../src/executor';
 import { type JobStatusWatch, ShardWorker, type WorkerEvent } from '../src/worker';
@@ -14,7 +14,7 @@ import { type JobStatusWatch, ShardWorker, type WorkerEvent } from '../src/worke
  * status comes from one watch of the bucket instead of a request per work item.
  */
 describe('ShardWorker: pipelining work items', () => {
-  let nats: TestNatsServer;
+  let net: TestBus;
   let bus: Bus;
   let objects: ContentStore;
   const workers: ShardWorker[] = [];
@@ -22,15 +22,12 @@ describe('ShardWorker: pipelining work items', () => {
   const quick = { run: async () => output } as unknown as ShardExecutor;
 
   beforeEach(async () => {
-    nats = await startNatsServer();
-    bus = await connectBus({ servers: nats.url, name: 'worker-pipeline-test' });
-    await ensureStreams(bus.jsm);
-    objects = await ContentStore.open(bus.js);
+    net = await startTestBus('worker-pipeline-test');
+    ({ bus, objects } = net);
   });
   afterEach(async () => {
     await Promise.all(workers.splice(0).map((w) => w.stop()));
-    await bus.close();
-    await nats.stop();
+    await net.stop();
   });
 
   async function startWorker(options: { executor?: ShardExecutor; store?: ContentStore; jobStatus?: KV; events?: WorkerEvent[] }): Promise<ShardWorker> {

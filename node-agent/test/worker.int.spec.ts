@@ -2,8 +2,8 @@ import { headers as natsHeaders } from '@nats-io/transport-node';
 import { DeliverPolicy } from '@nats-io/jetstream';
 import { JOB_STATUS_BUCKET, RESULTS_STREAM, RESULT_HEADERS, SHARDS_STREAM, WORK_HEADERS, shardSubject } from '@weai/contracts';
 import { Kvm } from '@nats-io/kv';
-import { type Bus, ContentStore, connectBus, ensureStreams } from '@weai/messaging';
-import { type TestNatsServer, startNatsServer } from '@weai/messaging/src/testing/nats-server';
+import type { Bus, ContentStore } from '@weai/messaging';
+import { type TestBus, startTestBus } from '@weai/messaging/src/testing/test-bus';
 import { encodeTensor, float32Tensor, sha256 } from '@weai/tensors';
 import type { ShardExecutor } from '../src/executor';
 import { ShardLedger, ShardWorker, type WorkerEvent } from '../src/worker';
@@ -13,7 +13,7 @@ import { ShardLedger, ShardWorker, type WorkerEvent } from '../src/worker';
  * under test here; test/agent.e2e.spec.ts runs real models): it returns the input as the output.
  */
 describe('ShardWorker: taking work items', () => {
-  let nats: TestNatsServer;
+  let net: TestBus;
   let bus: Bus;
   let objects: ContentStore;
   const workers: ShardWorker[] = [];
@@ -21,15 +21,12 @@ describe('ShardWorker: taking work items', () => {
   const executor = { run: async () => float32Tensor([1, 2], new Float32Array([1, 2])) } as unknown as ShardExecutor;
 
   beforeEach(async () => {
-    nats = await startNatsServer();
-    bus = await connectBus({ servers: nats.url, name: 'worker-test' });
-    await ensureStreams(bus.jsm);
-    objects = await ContentStore.open(bus.js);
+    net = await startTestBus('worker-test');
+    ({ bus, objects } = net);
   });
   afterEach(async () => {
     await Promise.all(workers.splice(0).map((w) => w.stop()));
-    await bus.close();
-    await nats.stop();
+    await net.stop();
   });
 
   async function startWorker(nodeId: string, ledger = new ShardLedger(), events: WorkerEvent[] = [], run = executor, slots = 1): Promise<ShardWorker> {

@@ -1,5 +1,3 @@
-import { type Bus, ContentStore, connectBus, ensureStreams } from '@weai/messaging';
-import { type TestNatsServer, startNatsServer } from '@weai/messaging/src/testing/nats-server';
 import type { JobRepository } from '../src/application/job.repository';
 import { commandMetadata } from '../src/application/metadata';
 import type { JobSpec } from '../src/domain/job';
@@ -24,25 +22,4 @@ export function submitTestJob(jobs: JobRepository, jobId: string, spec: JobSpec,
 }
 
 /** A nats-server of the test's own, with the streams and the object store. */
-export interface TestBus {
-  readonly nats: TestNatsServer;
-  readonly bus: Bus;
-  readonly objects: ContentStore;
-  stop(): Promise<void>;
-}
-
-export async function startTestBus(name: string): Promise<TestBus> {
-  const nats = await startNatsServer();
-  const bus = await connectBus({ servers: nats.url, name });
-  await ensureStreams(bus.jsm);
-  const objects = await ContentStore.open(bus.js);
-  return {
-    nats,
-    bus,
-    objects,
-    async stop() {
-      await bus.close();
-      await nats.stop();
-    },
-  };
-}
+export { type TestBus, startTestBus } from '@weai/messaging/src/testing/test-bus';
