@@ -11,10 +11,12 @@ import {
   RESULTS_STREAM,
   RESULT_HEADERS,
   SHARDS_STREAM,
+  WORK_HEADERS,
   heartbeatSubject,
   jobRequestSubject,
   ownerRequestSubject,
   resultSubject,
+  shardSubject,
   streamOfFamily,
 } from '@weai/contracts';
 import { type StoredLog, openStoredLog } from '@weai/eventstore';
@@ -471,13 +473,24 @@ describe('message handlers under malformed input (e2e)', () => {
       });
       expect(status).toMatchObject({ jobId, status: 'submitted', shardCount: 1 });
       await eventually(async () => (await net.bus.jsm.streams.info(SHARDS_STREAM)).state.messages > 0, 'the work item', 15_000);
-      const fail = async (replica: number, attempt: number) => {
+      // The lease token of the work item, as the node that leased it reads it.
+      const item = await net.bus.jsm.streams.getMessage(SHARDS_STREAM, { last_by_subj: shardSubject('cpu.generic') });
+      const token = item!.header.get(WORK_HEADERS.leaseToken);
+      expect(token).toMatch(/^[0-9a-f]{64}$/);
+      const fail = async (replica: number, attempt: number, leaseToken?: string) => {
         const failure = resultMessage({ job: jobId, shard: '0', replica: String(replica), attempt: String(attempt), node: nodeId }, resultSubject(jobId, 0, replica, nodeId));
         failure.headers.set(RESULT_HEADERS.error, 'fuzz: the model did not load');
         failure.headers.set(RESULT_HEADERS.retryable, 'true');
+        if (leaseToken) failure.headers.set(RESULT_HEADERS.leaseToken, leaseToken);
         await net.bus.js.publish(failure.subject, new Uint8Array(0), { headers: failure.headers });
       };
+      // Without the item's token (a node that did not lease it): refused, nothing recorded.
+      const before = await logs.scheduler.headPosition();
       await fail(0, 1);
+      await fail(0, 1, 'f'.repeat(64));
+      await settled([RESULTS_STREAM]);
+      expect(await logs.scheduler.headPosition()).toBe(before);
+      await fail(0, 1, token);
       await net.jobs.until('the failure handled: a second attempt', (events) => events.some((e) => e.type === 'ShardDispatched' && e.data.jobId === jobId && e.data.attempt === 2), 15_000);
       // Failures of an attempt or a replica never dispatched are nobody's work: ignored (an attempt of 3 used to fail the job at once).
       const head = await logs.scheduler.headPosition();

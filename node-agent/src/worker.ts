@@ -241,6 +241,8 @@ interface Work {
   sealed: boolean;
   /** Nodes that must not run this replica (`Weai-Exclude-Nodes`); undefined on a first replica. */
   excludeNodes?: string[];
+  /** The item's lease token, copied into its result: proof that this node leased it. */
+  leaseToken?: string;
 }
 
 /** A leased item's data keys and its input, being read (see `ShardWorker.prepare`). */
@@ -271,6 +273,7 @@ function parseWork(msg: JsMsg): Work | undefined {
     outputName: h?.get(WORK_HEADERS.outputName) || undefined,
     sealed: h?.get(WORK_HEADERS.sealed) === 'true',
     excludeNodes: h?.get(WORK_HEADERS.excludeNodes) ? h.get(WORK_HEADERS.excludeNodes).split(',') : undefined,
+    leaseToken: h?.get(WORK_HEADERS.leaseToken) || undefined,
   };
   const ok = /^[A-Za-z0-9_-]{1,128}$/.test(w.jobId) && [w.shard, w.replica, w.attempt].every((n) => Number.isSafeInteger(n) && n >= 0) && /^[0-9a-f]{64}$/.test(w.model) && /^[0-9a-f]{64}$/.test(w.input);
   return ok ? w : undefined;
@@ -652,6 +655,7 @@ export class ShardWorker {
     h.set(RESULT_HEADERS.replica, String(work.replica));
     h.set(RESULT_HEADERS.attempt, String(work.attempt));
     h.set(RESULT_HEADERS.node, this.options.nodeId);
+    if (work.leaseToken) h.set(RESULT_HEADERS.leaseToken, work.leaseToken);
     let body: Uint8Array = new Uint8Array(0);
     if (result) {
       const bytes = encodeTensor(result.output);

@@ -9,6 +9,7 @@
  * Small shard inputs and outputs travel inside the work item and the result (they are not events);
  * larger ones are objects referenced by hash.
  */
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { RedundancyPolicySchema } from './events/jobs';
 import { Id, Sha256, Timestamp } from './metadata';
@@ -91,6 +92,8 @@ export const WORK_HEADERS = {
    * a shard's first replica.
    */
   excludeNodes: 'Weai-Exclude-Nodes',
+  /** This item's lease token ({@link leaseToken}); the agent copies it into its result. Absent for jobs without a lease secret. */
+  leaseToken: 'Weai-Lease-Token',
 } as const;
 
 /** Headers of a result. */
@@ -110,7 +113,25 @@ export const RESULT_HEADERS = {
   retryable: 'Weai-Retryable',
   /** "true" when the output (inline body or object) is sealed under the job key (`j1:<jobId>`). */
   sealed: 'Weai-Sealed',
+  /** The lease token of the work item answered (`Weai-Lease-Token` of the item, copied). */
+  leaseToken: 'Weai-Lease-Token',
 } as const;
+
+/**
+ * The lease token of one work item (a replica's attempt of a shard): HMAC-SHA-256 under the job's
+ * `leaseSecret`. Only the node that leased the item reads it, so only that node can report its
+ * result or its failure: a node of a second owner cannot confirm a colluder's result uninvited.
+ */
+export function leaseToken(leaseSecret: string, shardIndex: number, replica: number, attempt: number): string {
+  return createHmac('sha256', Buffer.from(leaseSecret, 'hex')).update(`${shardIndex}.${replica}.${attempt}`).digest('hex');
+}
+
+/** Whether `token` is the lease token of that work item (compared in constant time). */
+export function holdsLease(token: string | undefined, leaseSecret: string, shardIndex: number, replica: number, attempt: number): boolean {
+  const expected = Buffer.from(leaseToken(leaseSecret, shardIndex, replica, attempt), 'utf8');
+  const given = Buffer.from(token ?? '', 'utf8');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
 
 /** The scheduler's view of one job, as `weai.rpc.jobs.status` answers it. */
 export interface JobStatus {

@@ -1,11 +1,12 @@
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
 import { DataSource } from 'typeorm';
-import { RESULTS_STREAM, RESULT_HEADERS, resultSubject } from '@weai/contracts';
+import { RESULTS_STREAM, RESULT_HEADERS, leaseToken, resultSubject } from '@weai/contracts';
 import { type EventStore, openSqlEventStore } from '@weai/eventstore';
-import type { Bus, ContentStore } from '@weai/messaging';
+import { type Bus, type ContentStore, MalformedMessageError } from '@weai/messaging';
 import { encodeTensor, float32Tensor, sha256 } from '@weai/tensors';
 import { JobRepository } from '../src/application/job.repository';
+import { commandMetadata } from '../src/application/metadata';
 import { CreateSchedulerNodes1764400000000, NodeDirectory, NodeRecordEntity } from '../src/application/node-directory';
 import { ResultHandler } from '../src/application/results';
 import { toJobStreamId } from '../src/domain/job';
@@ -42,9 +43,10 @@ describe('ResultHandler: comparing a replica with the results the job recorded',
   const shifted = float32Tensor([1, 2], new Float32Array([1.25, 1.5]));
 
   /** Publishes a node's result of replica 0 or 1 of shard 0 and hands it to the handler, as the results listener does. */
-  async function report(handler: ResultHandler, nodeId: string, replica: number, output: typeof honest): Promise<void> {
+  async function report(handler: ResultHandler, nodeId: string, replica: number, output: typeof honest, token?: string): Promise<void> {
     const bytes = encodeTensor(output);
     const h = natsHeaders();
+    if (token) h.set(RESULT_HEADERS.leaseToken, token);
     h.set(RESULT_HEADERS.job, jobId);
     h.set(RESULT_HEADERS.shard, '0');
     h.set(RESULT_HEADERS.replica, String(replica));
@@ -72,6 +74,21 @@ describe('ResultHandler: comparing a replica with the results the job recorded',
     expect(events.some((e) => e.type === 'ShardValidated')).toBe(false);
     // A third replica settles it.
     expect(events.filter((e) => e.type === 'ShardDispatched').map((e) => (e.data as { replica: number }).replica)).toEqual([1, 2]);
+  });
+
+  it('given a job with lease tokens, when a result lacks its work item’s token, then it is refused (parked) and nothing is recorded; with it, it counts', async () => {
+    const jobs = new JobRepository(store);
+    const secret = 'ab'.repeat(32);
+    await jobs.execute(jobId, { type: 'SubmitJob', data: { jobId, partnerId: 'partner-1', spec: testJobSpec({ redundancy: { replicas: 1, spotCheckRate: 0, tolerance: 1e-5 } }), leaseSecret: secret }, metadata: commandMetadata(new Date(), `submit-${jobId}`) });
+    const handler = new ResultHandler(jobs, new NodeDirectory(readModel), bus.jsm, objects);
+    const parked = (p: Promise<void>) => p.then(() => 'handled', (e: unknown) => (e instanceof MalformedMessageError ? 'parked' : `failed: ${String(e)}`));
+
+    expect(await parked(report(handler, 'honest-1', 0, honest))).toBe('parked');
+    expect(await parked(report(handler, 'honest-1', 0, honest, leaseToken(secret, 0, 1, 1)))).toBe('parked'); // another item's token
+    expect((await store.readStream(toJobStreamId(jobId))).filter((e) => e.type === 'ShardCompleted')).toEqual([]);
+
+    expect(await parked(report(handler, 'honest-1', 0, honest, leaseToken(secret, 0, 0, 1)))).toBe('handled');
+    expect((await store.readStream(toJobStreamId(jobId))).filter((e) => e.type === 'ShardCompleted').map((e) => (e.data as { nodeId: string }).nodeId)).toEqual(['honest-1']);
   });
 
   it('given two nodes of one owner, when the second reports the verification replica, then it does not confirm the first: another replica is asked for, and no job event names the owner', async () => {

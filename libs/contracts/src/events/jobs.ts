@@ -43,6 +43,13 @@ export const JobSubmitted = defineEvent({
       inputName: z.string().min(1).max(128).optional(),
       /** Model output collected; the model's first output when absent. */
       outputName: z.string().min(1).max(128).optional(),
+      /**
+       * Random secret each work item's lease token is derived from ({@link leaseToken}): a result
+       * or failure counts only with the token of the work item it answers, which only the node
+       * that leased that item has (nodes never read job events). Absent in jobs submitted before
+       * 2026-11-26, whose results are taken without a token.
+       */
+      leaseSecret: z.string().regex(/^[0-9a-f]{64}$/).optional(),
     })
     .strict(),
   scope,

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Controller, Inject } from '@nestjs/common';
 import { Ctx, Payload } from '@nestjs/microservices';
 import { CancelJobRequestSchema, Id, JOB_RPC, type JobStatus, SubmitJobRequestSchema } from '@weai/contracts';
@@ -53,7 +54,7 @@ export class JobsMessageController {
     this.datasets.remember(request.inputHash, dataset);
     const { state } = await this.jobs.execute(request.jobId, {
       type: 'SubmitJob',
-      data: { jobId: request.jobId, partnerId: request.partnerId, spec },
+      data: { jobId: request.jobId, partnerId: request.partnerId, spec, leaseSecret: randomBytes(32).toString('hex') },
       metadata: commandMetadata(now, `submit-${request.jobId}`),
     });
     jobsSubmitted.inc();

@@ -1,6 +1,6 @@
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { JetStreamClient } from '@nats-io/jetstream';
-import { INLINE_LIMIT_BYTES, WORK_HEADERS, shardSubject } from '@weai/contracts';
+import { INLINE_LIMIT_BYTES, WORK_HEADERS, leaseToken, shardSubject } from '@weai/contracts';
 import { type ContentStore, injectTrace } from '@weai/messaging';
 import { encodeTensor, sha256, sliceItems } from '@weai/tensors';
 import type { JobRepository } from './job.repository';
@@ -146,6 +146,7 @@ export class Dispatcher {
     if (state.spec.outputName) h.set(WORK_HEADERS.outputName, state.spec.outputName);
     if (this.objects.sealing) h.set(WORK_HEADERS.sealed, 'true');
     if (shard.results.length > 0) h.set(WORK_HEADERS.excludeNodes, [...new Set(shard.results.map((r) => r.nodeId))].join(','));
+    if (state.leaseSecret) h.set(WORK_HEADERS.leaseToken, leaseToken(state.leaseSecret, item.shardIndex, item.replica, item.attempt));
     if (item.shardIndex < TRACED_SHARDS_PER_JOB) injectTrace(h);
     let body: Uint8Array;
     if (input.byteLength > INLINE_LIMIT_BYTES) {

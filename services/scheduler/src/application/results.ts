@@ -1,5 +1,5 @@
 import { DeliverPolicy, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
-import { RESULTS_STREAM, RESULT_HEADERS, resultSubject } from '@weai/contracts';
+import { RESULTS_STREAM, RESULT_HEADERS, holdsLease, resultSubject } from '@weai/contracts';
 import { type ContentStore, MalformedMessageError } from '@weai/messaging';
 import { type Tensor, agreeWithin, decodeTensor, sha256 } from '@weai/tensors';
 import { randomInt } from 'node:crypto';
@@ -70,6 +70,11 @@ export class ResultHandler {
     if (state.status !== 'running') return;
     const shard = state.shards[h.shardIndex];
     if (!shard || shard.phase !== 'pending') return;
+    // Only the node that leased the work item holds its token (results and failures alike): a
+    // result without it is another node's claim on a replica it was not given — kept for operators.
+    if (state.leaseSecret && !holdsLease(msg.headers?.get(RESULT_HEADERS.leaseToken), state.leaseSecret, h.shardIndex, h.replica, h.attempt)) {
+      throw new MalformedMessageError(`result ${msg.seq}: node ${h.nodeId} does not hold the lease of replica ${h.replica} (attempt ${h.attempt}) of shard ${h.shardIndex} of job ${h.jobId}`);
+    }
     const meta = commandMetadata(new Date(), `result-${h.jobId}-${h.shardIndex}-${h.replica}-${h.attempt}-${h.nodeId}`);
     const failure = (reason: string, retryable: boolean) =>
       this.jobs.execute(h.jobId, { type: 'RecordFailure', data: { ...h, reason: reason.slice(0, 1000), retryable }, metadata: meta });

@@ -25,7 +25,7 @@ export interface ResultReport {
 }
 
 export type JobCommand =
-  | ({ type: 'SubmitJob'; data: { jobId: string; partnerId: string; spec: JobSpec } } & Meta)
+  | ({ type: 'SubmitJob'; data: { jobId: string; partnerId: string; spec: JobSpec; /** Drawn by the caller (domain code draws nothing): see JobSubmitted. */ leaseSecret?: string } } & Meta)
   | ({ type: 'RecordResult'; data: ResultReport } & Meta)
   | ({ type: 'RecordFailure'; data: { shardIndex: number; replica: number; attempt: number; nodeId?: string; reason: string; retryable: boolean } } & Meta)
   | ({ type: 'CompleteJob'; data: { outputHash: string } } & Meta)
@@ -117,13 +117,13 @@ function decideResult(s: Running, r: ResultReport): Decided[] {
 export function decideJob(command: JobCommand, state: JobState): Decided[] {
   switch (command.type) {
     case 'SubmitJob': {
-      const { jobId, partnerId, spec } = command.data;
+      const { jobId, partnerId, spec, leaseSecret } = command.data;
       if (state.status !== 'none') {
         if (state.partnerId === partnerId && deepEqual(state.spec, spec)) return [];
         throw new DomainError(`job id ${jobId} is already used by another job`, 'job.id-taken');
       }
       return [
-        { type: 'JobSubmitted', data: { jobId, partnerId, ...spec } },
+        { type: 'JobSubmitted', data: { jobId, partnerId, ...spec, ...(leaseSecret ? { leaseSecret } : {}) } },
         { type: 'JobPartitioned', data: { jobId, partnerId, shardCount: shardCountOf(spec) } },
       ];
     }

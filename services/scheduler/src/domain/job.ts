@@ -33,6 +33,8 @@ export type JobState =
       readonly validated: number;
       readonly outputHash?: string;
       readonly reason?: string;
+      /** The secret work items' lease tokens derive from; absent in jobs submitted before there were tokens. */
+      readonly leaseSecret?: string;
     };
 
 /** Stream id of one job. */
@@ -62,8 +64,8 @@ function withShard(state: Extract<JobState, { jobId: string }>, index: number, f
 
 export function evolveJob(state: JobState, event: JobEvent): JobState {
   if (event.type === 'JobSubmitted') {
-    const { jobId, partnerId, ...spec } = event.data;
-    return { status: 'running', jobId, partnerId, spec, shards: [], validated: 0 };
+    const { jobId, partnerId, leaseSecret, ...spec } = event.data;
+    return { status: 'running', jobId, partnerId, spec, shards: [], validated: 0, ...(leaseSecret ? { leaseSecret } : {}) };
   }
   if (state.status === 'none') return state;
   switch (event.type) {
