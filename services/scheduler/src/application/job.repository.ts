@@ -113,6 +113,10 @@ export class JobRepository {
           outcomes.push({ ok: false, error });
         }
       }
+      // Decided on memory and nothing to do: memory may lack what another replica appended (the
+      // dispatch of the replica a result answers: "never dispatched" on stale memory dropped a
+      // verification result for good), so the store must confirm that nothing is new.
+      if (all.length === 0 && held && (await this.advanced(jobId, cached))) continue;
       if (all.length > 0) {
         try {
           const result = await this.store.append(toJobStreamId(jobId), all, cached.revision === -1 ? 'no_stream' : cached.revision);
@@ -132,6 +136,13 @@ export class JobRepository {
       outcomes.forEach((o, i) => (o.ok ? batch[i]!.resolve(o.value) : batch[i]!.reject(o.error)));
       return;
     }
+  }
+
+  /** Reads the job's events after `cached` into it; whether there were any. */
+  private async advanced(jobId: string, cached: Cached): Promise<boolean> {
+    const before = cached.revision;
+    const now = await this.refresh(jobId);
+    return now !== cached || now.revision !== before;
   }
 
   private async refresh(jobId: string): Promise<Cached> {
