@@ -227,6 +227,18 @@ describe('the network on the authenticated bus (e2e): every service and the node
     expect({ code: await cli.exited, output: cli.output() }).toEqual({ code: 0, output: expect.stringContaining('"capabilityClass":"cpu.generic"') });
     const capacity = cli.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { capabilityClass: string; online: number });
     expect(capacity.find((c) => c.capabilityClass === 'cpu.generic')?.online).toBeGreaterThanOrEqual(2);
+    // And audits the nodes stream with `weai replay`, message by message (its row allows no consumer).
+    const replay = start(
+      startTs('weai replay', 'tools/weai/main.ts', ['replay', '--stream', 'WEAI_NODES', '--from', '1', '--to', '3', '--nats', sb.nats.url, '--nats-ca', sb.caFile, '--nkey-seed-file', operatorSeed, '--inbox-prefix', operator.inboxPrefix], {
+        ...CLEAN_ENV,
+        NATS_NKEY_SEED_FILE: '',
+        NATS_INBOX_PREFIX: '',
+      }),
+    );
+    expect({ code: await replay.exited, output: replay.output() }).toMatchObject({ code: 0 });
+    const replayed = replay.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { seq: number; subject: string });
+    expect(replayed.map((m) => m.seq)).toEqual([1, 2, 3]);
+    expect(replayed.every((m) => m.subject.startsWith('weai.evt.nodes.'))).toBe(true);
     // Every service and node stayed inside its row of the permission table: the server refused
     // nothing but the short-enrolled start's consumer.
     const violations = readFileSync(sb.logFile, 'utf8').split('\n').filter((l) => /(Publish|Subscription|Permissions) Violation/.test(l));

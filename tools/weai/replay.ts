@@ -47,8 +47,25 @@ function progress(io: CliIo, total: number, unit: string) {
   };
 }
 
-/** The messages `from`..`to` of a JetStream stream, through an ordered consumer (no state left on the server). */
-async function replayStream(bus: Bus, stream: string, from: number, toFlag: number | undefined, sink: Sink, io: CliIo): Promise<number> {
+/** One stream message as a JSON line: sequence, subject, time, headers, and the body (JSON, or base64). */
+function messageLine(seq: number, subject: string, timeMs: number, headerPairs: Iterable<[string, string[]]>, body: { json(): unknown; data: Uint8Array }): string {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of headerPairs) headers[k] = v.join(',');
+  let data: unknown;
+  try {
+    data = body.json();
+  } catch {
+    data = { base64: Buffer.from(body.data).toString('base64') };
+  }
+  return JSON.stringify({ seq, subject, time: new Date(timeMs).toISOString(), headers, data });
+}
+
+/**
+ * The messages `from`..`to` of a JetStream stream. Through an ordered consumer (no state left on
+ * the server), or — `bySequence`, for an operator's credential, which may read event streams but
+ * create no consumer — one get per sequence, skipping the deleted ones.
+ */
+async function replayStream(bus: Bus, stream: string, from: number, toFlag: number | undefined, sink: Sink, io: CliIo, bySequence: boolean): Promise<number> {
   let state;
   try {
     state = (await bus.jsm.streams.info(stream)).state;
@@ -62,6 +79,21 @@ async function replayStream(bus: Bus, stream: string, from: number, toFlag: numb
     return 0;
   }
   const report = progress(io, to - first + 1, 'sequence');
+  if (bySequence) {
+    let count = 0;
+    for (let seq = first; seq <= to; seq++) {
+      const m = await bus.jsm.streams.getMessage(stream, { seq }).catch((error: unknown) => {
+        if (/no message found|not found/i.test((error as Error).message)) return null; // deleted inside the range
+        throw new CannotRunError(`${stream} sequence ${seq}: ${(error as Error).message}`);
+      });
+      if (!m) continue;
+      await sink.line(messageLine(m.seq, m.subject, m.time.getTime(), m.header ?? [], m));
+      count++;
+      report(count, seq);
+    }
+    report(count, to, true);
+    return count;
+  }
   const consumer = await bus.js.consumers.get(stream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: first });
   const messages = await consumer.consume({ max_messages: 512 });
   let count = 0;
@@ -69,15 +101,7 @@ async function replayStream(bus: Bus, stream: string, from: number, toFlag: numb
   try {
     for await (const m of messages) {
       if (m.seq > to) break;
-      const headers: Record<string, string> = {};
-      for (const [k, v] of m.headers ?? []) headers[k] = v.join(',');
-      let data: unknown;
-      try {
-        data = m.json();
-      } catch {
-        data = { base64: Buffer.from(m.data).toString('base64') };
-      }
-      await sink.line(JSON.stringify({ seq: m.seq, subject: m.subject, time: new Date(Math.floor(m.info.timestampNanos / 1e6)).toISOString(), headers, data }));
+      await sink.line(messageLine(m.seq, m.subject, Math.floor(m.info.timestampNanos / 1e6), m.headers ?? [], m));
       count++;
       at = m.seq;
       report(count, at);
@@ -126,10 +150,10 @@ export const replay: Command = {
   help: `usage: weai replay --stream <STREAM> [--from N] [--to M] [--out FILE]
        weai replay --log <context> [--from N] [--to M] [--out FILE]
 
---stream reads a JetStream stream (WEAI_NODES, WEAI_JOBS, …) by sequence, through an ordered
-consumer, with the bus connection below. Each line: { seq, subject, time, headers, data }. An
-operator credential does not allow reading streams (only its requests): on an authenticated bus
-the server refuses it.
+--stream reads a JetStream stream (WEAI_NODES, WEAI_JOBS, …) by sequence, with the bus connection
+below: through an ordered consumer, or, under a credential (an operator's may read the event
+streams and WEAI_PARKED but create no consumer), one message at a time. Each line: { seq, subject,
+time, headers, data }.
 
 --log reads the global log of a context's event store (EVENT_STORE_URL, or
 sqlite:<WEAI_DATA_DIR>/<context>.sqlite) by position, read-only, rows as stored. Each line:
@@ -154,7 +178,9 @@ ${BUS_HELP}`,
       const bus: Bus = await connectCliBus(flags, io, 'weai-replay');
       const sink = sinkOf(flags, io);
       try {
-        count = await replayStream(bus, stream, from, to, sink, io);
+        // Under a credential the caller is an operator, whose row allows reading event streams but no consumer.
+        const credential = typeof flags['nkey-seed-file'] === 'string' || !!io.env['NATS_NKEY_SEED_FILE'];
+        count = await replayStream(bus, stream, from, to, sink, io, credential);
       } finally {
         await sink.close();
         await bus.close();

@@ -112,20 +112,27 @@ describe('permissions (the one table of who may do what on the bus)', () => {
       expect(may(p.publish, 'weai.rpc.jobs.submit.p1')).toBe(false);
       expect(may(p.publish, 'weai.rpc.jobs.cancel.p1')).toBe(false);
     });
-    it('then it may quarantine nodes and administer credentials, and touches no stream', () => {
+    it('then it may quarantine nodes and administer credentials, and writes to no stream', () => {
       expect(may(p.publish, 'weai.rpc.nodes.quarantine')).toBe(true);
       expect(may(p.publish, 'weai.rpc.security.revoke')).toBe(true);
       expect(may(p.publish, '$JS.API.CONSUMER.CREATE.WEAI_JOBS.x')).toBe(false);
       expect(may(p.publish, 'weai.evt.nodes.n1.NodeReleased')).toBe(false);
     });
-    it('then its CLI connects (JetStream API info) and reads capacity from the resources service, and no stream', () => {
+    it('then its CLI connects (JetStream API info) and reads capacity from the resources service', () => {
       expect(may(p.publish, '$JS.API.INFO')).toBe(true);
       expect(may(p.publish, 'weai.rpc.resources.capacity')).toBe(true);
       expect(may(p.publish, 'weai.rpc.resources.match')).toBe(true);
-      expect(may(p.publish, '$JS.API.STREAM.INFO.WEAI_NODES')).toBe(false);
-      expect(may(p.publish, '$JS.API.CONSUMER.MSG.NEXT.WEAI_NODES.x')).toBe(false);
       expect(may(p.subscribe, '_INBOX.alice.x1')).toBe(true);
       expect(may(p.subscribe, '_INBOX.bob.x1')).toBe(false);
+    });
+    it('then it audits the event streams and parked messages one message at a time, and creates no consumer and reads no data stream', () => {
+      for (const stream of ['WEAI_NODES', 'WEAI_JOBS', 'WEAI_REWARDS', 'WEAI_SECURITY', 'WEAI_PARKED']) {
+        expect(may(p.publish, `$JS.API.STREAM.INFO.${stream}`)).toBe(true);
+        expect(may(p.publish, `$JS.API.STREAM.MSG.GET.${stream}`)).toBe(true);
+        expect(may(p.publish, `$JS.API.CONSUMER.CREATE.${stream}.oc_1`)).toBe(false);
+        expect(may(p.publish, `$JS.API.CONSUMER.MSG.NEXT.${stream}.x`)).toBe(false);
+      }
+      for (const stream of ['WEAI_RESULTS', 'WEAI_SHARDS', 'OBJ_weai-objects']) expect(may(p.publish, `$JS.API.STREAM.MSG.GET.${stream}`)).toBe(false);
     });
   });
 

@@ -1,10 +1,12 @@
 import {
+  EVENT_FAMILIES,
   EVENT_SUBJECT_PREFIX,
   type EventFamily,
   JOB_RPC,
   JOB_STATUS_BUCKET,
   NODE_RPC,
   OBJECT_BUCKET,
+  PARKED_STREAM,
   RESOURCES_RPC,
   REWARDS_RPC,
   SECURITY_RPC,
@@ -224,6 +226,9 @@ export function permissionsFor(principal: Principal, ownerId?: string): NatsPerm
           // Every bus client asks JetStream for the account's API info when it connects
           // (connectBus: jetstreamManager); without it the `weai` CLI cannot connect at all.
           '$JS.API.INFO',
+          // Auditing (`weai replay --stream`): the event streams and parked messages, read message
+          // by message — never a consumer, which could drain a service's durable.
+          ...[...EVENT_FAMILIES.map(streamOfFamily), PARKED_STREAM].flatMap((stream) => [`$JS.API.STREAM.INFO.${stream}`, `$JS.API.STREAM.MSG.GET.${stream}`]),
           NODE_RPC.quarantine,
           NODE_RPC.release,
           NODE_RPC.list,
