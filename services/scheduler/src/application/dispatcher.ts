@@ -156,9 +156,14 @@ export class Dispatcher {
     } else {
       body = await this.objects.sealInline(input, inputHash);
     }
-    await this.js.publish(shardSubject(state.spec.capability), body, {
-      headers: h,
-      msgID: `${item.jobId}.${item.shardIndex}.${item.replica}.${item.attempt}`,
-    });
+    const msgID = `${item.jobId}.${item.shardIndex}.${item.replica}.${item.attempt}`;
+    try {
+      await this.js.publish(shardSubject(state.spec.capability), body, { headers: h, msgID });
+    } catch (error) {
+      // Named, so that a handler's log line says which publish failed (a scale-out run once showed
+      // "wrong last msg ID" here for ten verification replicas, on every redelivery; see docs/scale-out.md).
+      const api = (error as { api_error?: { code?: number; err_code?: number } }).api_error;
+      throw new Error(`work item ${msgID} not published to ${shardSubject(state.spec.capability)}: ${(error as Error).message}${api ? ` (JetStream ${api.code}/${api.err_code})` : ''}`, { cause: error });
+    }
   }
 }
