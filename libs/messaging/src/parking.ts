@@ -17,7 +17,10 @@ export const PARK_HEADERS = {
  */
 export async function park(js: JetStreamClient, consumer: string, msg: JsMsg, reason: string, options = { terminate: true }): Promise<void> {
   const h = natsHeaders();
-  for (const [key, values] of msg.headers ?? []) for (const v of values) if (key !== 'Nats-Msg-Id') h.append(key, v);
+  // JetStream's publish controls (`Nats-Msg-Id`, `Nats-Expected-Last-Msg-Id`, …) belong to the
+  // original publish: the relay sets an expected last id on its events, and WEAI_PARKED refused a
+  // copy that kept it ("wrong last msg ID"), so the message could never be parked.
+  for (const [key, values] of msg.headers ?? []) for (const v of values) if (!/^nats-/i.test(key)) h.append(key, v);
   h.set(PARK_HEADERS.reason, reason.slice(0, 1024).replace(/[\r\n]+/g, ' '));
   h.set(PARK_HEADERS.subject, msg.subject);
   h.set(PARK_HEADERS.stream, msg.info.stream);

@@ -1,7 +1,7 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import { PARKED_STREAM, streamOfFamily } from '@weai/contracts';
 import { nodeCameOnline } from '@weai/eventstore/src/testing/fixtures';
-import { type Bus, MalformedMessageError, PARK_HEADERS, type ReceivedEvent, type RunningConsumer, connectBus, decodeEvent, ensureStreams, runDurableConsumer } from '../src';
+import { type Bus, MalformedMessageError, PARK_HEADERS, type ReceivedEvent, type RunningConsumer, connectBus, decodeEvent, encodeEvent, ensureStreams, runDurableConsumer } from '../src';
 import { type TestNatsServer, startNatsServer } from '../src/testing/nats-server';
 import { publishAsRelay } from '../src/testing/publish';
 import { eventually, readWholeStream } from '../src/testing/streams';
@@ -78,6 +78,29 @@ describe('durable consumer', () => {
     expect(copy!.headers?.get(PARK_HEADERS.sequence)).toBe('2');
     expect(decodeEvent(copy!).event.data).toEqual({ nodeId: 'poison', at: expect.any(String) });
   });
+
+  it('parks an event the relay published with an expectation (Nats-Expected-Last-Msg-Id): the copy leaves JetStream’s publish controls behind', async () => {
+    // The relay publishes each event after the first with the previous event's id as expected last
+    // id; a parked copy that kept that header was refused by WEAI_PARKED ("wrong last msg ID"), so
+    // the event was neither parked nor handled again — a scale-out run stalled so.
+    const run = await consume(
+      async (r) => {
+        if ((r.event.data as { nodeId: string }).nodeId === 'poison') throw new Error('cannot handle poison');
+      },
+      { handled: 1, parked: 1 },
+      { maxDeliver: 2 },
+    );
+    const first = nodeCameOnline('first');
+    await publishAsRelay(bus, first);
+    const poison = nodeCameOnline('poison');
+    const recorded = { ...poison, streamId: 'test-poison', revision: 0, position: 99, schemaVersion: 1, recordedAt: new Date().toISOString() };
+    const { subject, body, headers } = encodeEvent('nodes', recorded);
+    await bus.js.publish(subject, body, { headers, msgID: poison.metadata.eventId, expect: { lastMsgID: first.metadata.eventId } });
+    await run.done;
+    const [copy] = await readWholeStream(bus.js, bus.jsm, PARKED_STREAM);
+    expect(decodeEvent(copy!).event.data).toMatchObject({ nodeId: 'poison' });
+    expect(copy!.headers?.has('Nats-Expected-Last-Msg-Id')).toBe(false);
+  }, 20_000);
 
   it('parks corrupt messages at once with a clear reason and never blocks the events behind them', async () => {
     const run = await consume(async () => undefined, { handled: 1, parked: 3 });
