@@ -22,6 +22,7 @@ import {
 import { type StoredLog, openStoredLog } from '@weai/eventstore';
 import { MalformedMessageError, PARK_HEADERS, type RpcError, decodeEvent, requestJson } from '@weai/messaging';
 import { eventually, readWholeStream } from '@weai/messaging/src/testing/streams';
+import { subjectMatches } from '@weai/messaging/src/testing/subjects';
 import { signRequest } from '@weai/node-agent/src/identity';
 import { referenceMlp } from '@weai/node-agent/src/onnx/reference-model';
 import { PartnerClient } from '@weai/sdk';
@@ -273,15 +274,6 @@ describe('message handlers under malformed input (e2e)', () => {
       }
       return out;
     };
-    const matches = (filter: string, subject: string) => {
-      const f = filter.split('.');
-      const s = subject.split('.');
-      for (let i = 0; i < f.length; i++) {
-        if (f[i] === '>') return s.length > i;
-        if (i >= s.length || (f[i] !== '*' && f[i] !== s[i])) return false;
-      }
-      return f.length === s.length;
-    };
     /** The read models fed from each stream (ordered consumers: they park a copy and go on). */
     const projections: Record<string, string[]> = {
       [streamOfFamily('jobs')]: ['scheduler-nodes'],
@@ -326,7 +318,7 @@ describe('message handlers under malformed input (e2e)', () => {
       }
       const expected = new Map<string, string[]>();
       for (const { stream, seq, subject } of sent) {
-        const readers = (await durables(stream)).filter((d) => d.filters.some((f) => matches(f, subject))).map((d) => d.name);
+        const readers = (await durables(stream)).filter((d) => d.filters.some((f) => subjectMatches(f, subject))).map((d) => d.name);
         expected.set(`${stream}:${seq}`, [...readers, ...(projections[stream] ?? []).map((p) => `projection-${p}`)].sort());
       }
       const missing = async () => {

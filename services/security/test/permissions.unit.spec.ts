@@ -1,17 +1,8 @@
 import { DomainError } from '@weai/decider';
+import { subjectMatches } from '@weai/messaging/src/testing/subjects';
 import { SERVICE_NAMES, permissionsFor } from '../src/domain/permissions';
 
-/** Whether a NATS subject matches a permission pattern (`*` one token, `>` the rest). */
-function matches(pattern: string, subject: string): boolean {
-  const p = pattern.split('.');
-  const s = subject.split('.');
-  for (let i = 0; i < p.length; i++) {
-    if (p[i] === '>') return s.length > i;
-    if (i >= s.length || (p[i] !== '*' && p[i] !== s[i])) return false;
-  }
-  return p.length === s.length;
-}
-const may = (allow: readonly string[], subject: string) => allow.some((p) => matches(p, subject));
+const may = (allow: readonly string[], subject: string) => allow.some((p) => subjectMatches(p, subject));
 
 describe('permissions (the one table of who may do what on the bus)', () => {
   describe('given a node enrolled by owner o1', () => {

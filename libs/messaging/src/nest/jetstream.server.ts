@@ -74,10 +74,15 @@ export class RequestContext extends BaseRpcContext<[Msg]> {
  * is refused as a bad request.
  */
 export function requestPrincipal(ctx: RequestContext, named: string): string {
-  const subject = ctx.message.subject;
-  const principal = subject.slice(subject.lastIndexOf('.') + 1);
-  if (principal !== named) throw Object.assign(new Error(`the request names ${JSON.stringify(named)} but was sent on ${subject}`), { code: 'bad-request' });
+  const principal = subjectPrincipal(ctx);
+  if (principal !== named) throw Object.assign(new Error(`the request names ${JSON.stringify(named)} but was sent on ${ctx.message.subject}`), { code: 'bad-request' });
   return principal;
+}
+
+/** The last token of a request's subject: the principal of `<request>.<principalId>` subjects. */
+export function subjectPrincipal(ctx: RequestContext): string {
+  const subject = ctx.message.subject;
+  return subject.slice(subject.lastIndexOf('.') + 1);
 }
 
 /** An error whose `code` is meant for the requester (DomainError, authentication failures, bad input). */

@@ -1,7 +1,7 @@
 import { Controller, Inject } from '@nestjs/common';
 import { Ctx, Payload } from '@nestjs/microservices';
 import { KEY_REQUEST_PATTERN } from '@weai/contracts';
-import { OnRequest, type RequestContext } from '@weai/messaging';
+import { OnRequest, type RequestContext, subjectPrincipal } from '@weai/messaging';
 import { CLOCK, type Clock } from '@weai/runtime';
 import { KeyRelease } from '../application/key-release';
 
@@ -15,6 +15,6 @@ export class KeysMessageController {
 
   @OnRequest(KEY_REQUEST_PATTERN, { queue: 'security' })
   request(@Payload() body: unknown, @Ctx() ctx: RequestContext) {
-    return this.keys.request(ctx.message.subject.split('.').pop()!, body, this.clock.now());
+    return this.keys.request(subjectPrincipal(ctx), body, this.clock.now());
   }
 }
